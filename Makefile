@@ -1,0 +1,39 @@
+# accountd — everything a person (and CI) runs goes through these targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: test lint typecheck unit run bench bench-claims clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+## make test: install what is needed, then lint, type-check and run every test
+test: $(STAMP) lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check accountd tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+## make run: a real nats-server in operator mode + accountd serve + a demo account
+run: $(STAMP)
+	$(BIN)/accountd dev
+
+## make bench: throughput and latency benchmarks; results go to BENCHMARKS.md by hand
+bench: $(STAMP) bench-claims
+	$(BIN)/python -m bench.serve
+
+bench-claims: $(STAMP)
+	$(BIN)/python -m bench.claims
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

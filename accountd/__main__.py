@@ -1,0 +1,3 @@
+from accountd.cli import main
+
+main()
