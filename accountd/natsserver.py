@@ -145,7 +145,8 @@ class NatsServer:
                     return
             except OSError:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"nats-server not ready after {timeout}s:\n{self.read_log()[-4000:]}")
+                    log = self.read_log()[-4000:]
+                    raise TimeoutError(f"nats-server not ready after {timeout}s:\n{log}") from None
                 time.sleep(0.02)
 
     def read_log(self) -> str:

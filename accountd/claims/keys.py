@@ -27,6 +27,7 @@ import nacl.exceptions
 import nacl.signing
 import nkeys
 
+from accountd.claims.errors import ClaimsError
 from accountd.types import AccountKey, OperatorKey, PublicKey, UserKey
 
 __all__ = [
@@ -73,13 +74,8 @@ class Role(enum.Enum):
         raise ValueError(f"no key role starts with {letter!r}")
 
 
-class InvalidKey(ValueError):
+class InvalidKey(ClaimsError):
     """A key string that is not what it must be. ``code`` is stable, the message says why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class Secret:
