@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
+from serving import Running, StartServer
+from world import World
 
-from accountd.natsserver import NatsServer, find_nats_server
+from accountd.config import Settings
+from accountd.natsserver import NatsServer, find_nats_server, free_port
+from accountd.server import Server
+from accountd.store import Store
 
 VECTORS = Path(__file__).parent / "vectors"
 
@@ -80,3 +87,35 @@ def nats_factory(tmp_path: Path, nats_server_binary: str) -> Iterator[NatsFactor
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+@pytest.fixture
+async def start_server(tmp_path: Path, world: World) -> AsyncIterator[StartServer]:
+    running: list[Running] = []
+
+    async def start(w: World | None = None, *, store: Store | None = None, **settings: Any) -> Running:
+        w = w or world
+        files = w.write(tmp_path / f"world{len(running)}")
+        settings.setdefault("store", "memory:")
+        s = Settings(listen=f"127.0.0.1:{free_port()}", operator=str(files["operator"]), **settings)
+        server = Server(s, store=store)
+        await server.start()
+        host, port = server.address
+        r = Running(server, f"http://{host}:{port}", aiohttp.ClientSession(), w)
+        running.append(r)
+        return r
+
+    yield start
+    for r in running:
+        await r.http.close()
+        await r.server.close()
+
+
+@pytest.fixture
+async def api(start_server: StartServer) -> Running:
+    return await start_server()

@@ -1,0 +1,114 @@
+"""The system-account NATS connection: connects in the background and never gives up.
+
+The Go original exits when its connection finally closes; accountd keeps retrying the initial
+connect and reconnects forever, and HTTP keeps working meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import nats
+from nats.aio.client import Client
+
+__all__ = ["Bus"]
+
+log = logging.getLogger("accountd.bus")
+
+
+class Bus:
+    """Owns one nats-py client.
+
+    ``on_connect`` callbacks run once, after the first connect (subscribe there: nats-py restores
+    subscriptions itself); ``on_reconnect`` callbacks run after the first connect and every
+    reconnect (flush what queued up meanwhile).
+    """
+
+    def __init__(self, servers: list[str], creds: str | None, *, name: str = "accountd") -> None:
+        self.servers = servers
+        self.creds = creds
+        self.name = name
+        self.nc: Client | None = None
+        self._on_connect: list[Callable[[Client], Awaitable[None]]] = []
+        self._on_reconnect: list[Callable[[Client], Awaitable[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self.connects = 0
+
+    def on_connect(self, callback: Callable[[Client], Awaitable[None]]) -> None:
+        self._on_connect.append(callback)
+
+    def on_reconnect(self, callback: Callable[[Client], Awaitable[None]]) -> None:
+        self._on_reconnect.append(callback)
+
+    @property
+    def connected(self) -> bool:
+        return self.nc is not None and self.nc.is_connected
+
+    async def wait_connected(self, timeout: float | None = None) -> bool:
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError:
+            return False
+        return self.connected
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._connect_loop(), name="nats-connect")
+
+    async def _connect_loop(self) -> None:
+        delay = 0.25
+        while True:
+            try:
+                self.nc = await nats.connect(
+                    servers=self.servers,
+                    user_credentials=self.creds,
+                    name=self.name,
+                    no_echo=True,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=1,
+                    connect_timeout=2,
+                    disconnected_cb=self._disconnected,
+                    reconnected_cb=self._reconnected,
+                    error_cb=self._error,
+                )
+            except Exception as exc:  # nats-py raises several unrelated types here
+                log.warning("NATS connect to %s failed: %s; retrying in %.1fs", ",".join(self.servers), exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            log.info("connected to NATS at %s", self.nc.connected_url.netloc if self.nc.connected_url else "?")
+            await self._run_callbacks(first=True)
+            return
+
+    async def _run_callbacks(self, *, first: bool) -> None:
+        assert self.nc is not None
+        self.connects += 1
+        for callback in (self._on_connect + self._on_reconnect) if first else self._on_reconnect:
+            try:
+                await callback(self.nc)
+            except Exception:
+                log.exception("NATS on-connect callback failed")
+        self._ready.set()
+
+    async def _disconnected(self) -> None:
+        log.warning("disconnected from NATS; reconnecting")
+
+    async def _reconnected(self) -> None:
+        log.info("reconnected to NATS")
+        await self._run_callbacks(first=False)
+
+    async def _error(self, exc: Exception) -> None:
+        log.debug("NATS error: %s", exc)
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        if self.nc is not None and not self.nc.is_closed:
+            try:
+                await self.nc.drain()
+            except Exception as exc:
+                log.debug("NATS drain failed: %s", exc)
+                await self.nc.close()

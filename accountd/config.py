@@ -1,0 +1,113 @@
+"""``accountd serve`` settings: flags, then ``ACCOUNTD_*`` environment, then a TOML file.
+
+The TOML file uses the flag names with underscores (``listen``, ``store``, ``nats`` — a string
+or a list —, ``creds``, ``signing_key``, ``max_limits = {conn = 100}``…). Secrets (seed paths are
+not secret, but URLs may carry passwords) are masked in :meth:`Settings.public`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = ["ConfigError", "Settings", "load_toml", "parse_limits"]
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass
+class Settings:
+    listen: str = "127.0.0.1:9090"
+    store: str = ""
+    operator: str = ""
+    nats: list[str] = field(default_factory=list)
+    creds: str = ""
+    signing_key: str = ""
+    allow_new_accounts: bool = False
+    max_limits: dict[str, int] = field(default_factory=dict)
+    clamp_limits: bool = False
+    allow_delete: bool = True
+    clock_skew: int = 0
+    name: str = "accountd"
+    lookup_miss: str = "empty"
+    tls_cert: str = ""
+    tls_key: str = ""
+    log_level: str = "info"
+    log_format: str = "text"
+    public_url: str = ""
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, sep, port = self.listen.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ConfigError(f"--listen must be HOST:PORT, got {self.listen!r}")
+        return (host.strip("[]") or "0.0.0.0"), int(port)
+
+    def check(self) -> None:
+        if not self.operator:
+            raise ConfigError("no operator JWT configured: pass --operator FILE (or ACCOUNTD_OPERATOR)")
+        if not self.store:
+            raise ConfigError("no store configured: pass --store DIR, --store memory: or --store nats-kv://BUCKET")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("--tls-cert and --tls-key go together")
+        if self.lookup_miss not in ("empty", "silent"):
+            raise ConfigError("--lookup-miss must be 'empty' or 'silent'")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError("--log-format must be 'text' or 'json'")
+        self.host_port  # noqa: B018 - validates
+
+    def public(self) -> dict[str, Any]:
+        """The settings with secrets masked (for ``/-/config``)."""
+        doc = dataclasses.asdict(self)
+        doc["nats"] = [_mask_url(u) for u in self.nats]
+        for key in ("creds", "signing_key", "tls_key"):
+            if doc[key]:
+                doc[key] = f"{doc[key]} (contents not shown)"
+        return doc
+
+
+def _mask_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password or parts.username:
+        host = parts.hostname or ""
+        netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def parse_limits(text: str) -> dict[str, int]:
+    """``conn=100,subs=1000`` → ``{"conn": 100, "subs": 1000}``."""
+    out: dict[str, int] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--max-limits item {item!r} must be NAME=NUMBER")
+        try:
+            out[name.strip()] = int(value)
+        except ValueError:
+            raise ConfigError(f"--max-limits value for {name!r} is not a number: {value!r}") from None
+    return out
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    table = doc.get("serve", doc)
+    known = {f.name for f in dataclasses.fields(Settings)}
+    unknown = sorted(set(table) - known - {"serve"})
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown settings {', '.join(unknown)}")
+    if isinstance(table.get("nats"), str):
+        table["nats"] = [u.strip() for u in table["nats"].split(",") if u.strip()]
+    return {k: v for k, v in table.items() if k in known}

@@ -1,0 +1,179 @@
+"""``accountd serve``: wires config → store → service → {HTTP, NATS} in one function and runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import ssl
+import sys
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from accountd import __version__
+from accountd.bus import Bus, Notifier, Responder
+from accountd.claims import ClaimsError, Role, Trust, extract_jwt, load_seed, validate_operator
+from accountd.config import ConfigError, Settings
+from accountd.service import AccountService, ManagedPolicy
+from accountd.store import Store, open_store
+from accountd.web.app import build_app
+
+__all__ = ["configure_logging", "run", "serve"]
+
+log = logging.getLogger("accountd")
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        doc = {"time": self.formatTime(record), "level": record.levelname.lower(), "logger": record.name,
+               "message": record.getMessage()}
+        if record.exc_info:
+            doc["error"] = self.formatException(record.exc_info)
+        return json.dumps(doc)
+
+
+def configure_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def _load_trust(path: str) -> tuple[str, Trust]:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read operator JWT {path}: {exc.strerror}") from None
+    try:
+        token = extract_jwt(text)
+        trust = Trust.from_jwts(token)
+    except ClaimsError as exc:
+        raise ConfigError(f"{path} is not an operator JWT: {exc.message}") from None
+    problems = validate_operator(trust.operator)
+    if not problems.ok:
+        raise ConfigError(f"operator JWT {path} is invalid: " + "; ".join(i.message for i in problems.blocking))
+    return token, trust
+
+
+class Server:
+    """The running pieces; built by :func:`serve`, stopped by :meth:`close`."""
+
+    def __init__(self, settings: Settings, *, store: Store | None = None) -> None:
+        settings.check()
+        self.settings = settings
+        self.operator_jwt, self.trust = _load_trust(settings.operator)
+        signer = None
+        if settings.signing_key:
+            try:
+                signer = load_seed(Path(settings.signing_key), Role.OPERATOR)
+            except ClaimsError as exc:
+                raise ConfigError(f"--signing-key {settings.signing_key}: {exc.message}") from None
+        self.store: Store = store or open_store(settings.store)
+        policy = ManagedPolicy(settings.allow_new_accounts, dict(settings.max_limits), settings.clamp_limits)
+        try:
+            self.service = AccountService(self.store, self.trust, signer=signer, policy=policy,
+                                          skew=settings.clock_skew, allow_delete=settings.allow_delete)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        self.bus = Bus(settings.nats, settings.creds or None, name=settings.name) if settings.nats else None
+        self.notifier = Notifier(self.store, self.bus)
+        self.service.on_change = self.notifier.kick
+        self.responder = Responder(self.service, name=settings.name, silent_miss=settings.lookup_miss == "silent")
+        self.extras: dict[str, Any] = {}
+        self.runner: web.AppRunner | None = None
+        self.address: tuple[str, int] = settings.host_port
+
+    async def start(self) -> None:
+        await self.store.open()
+        if self.bus is not None:
+            self.bus.on_connect(self.responder.subscribe)
+
+            async def kick(_: Any) -> None:
+                self.notifier.kick()
+
+            self.bus.on_reconnect(kick)
+            self.bus.start()
+        self.notifier.start()
+        app = build_app(self.service, self.notifier, self.operator_jwt, config=self.settings.public(),
+                        extra_stats=self._extra_stats)
+        self._attach_monitor(app)
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=10)
+        await self.runner.setup()
+        host, port = self.settings.host_port
+        ssl_ctx = None
+        if self.settings.tls_cert:
+            ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ssl_ctx.load_cert_chain(self.settings.tls_cert, self.settings.tls_key)
+        site = web.TCPSite(self.runner, host, port, ssl_context=ssl_ctx, reuse_address=True)
+        await site.start()
+        sockets = getattr(site._server, "sockets", None)  # the bound port when --listen used port 0
+        if sockets:
+            sockname = sockets[0].getsockname()
+            self.address = (sockname[0], sockname[1])
+        scheme = "https" if ssl_ctx else "http"
+        shown = "127.0.0.1" if self.address[0] in ("0.0.0.0", "") else self.address[0]
+        base = self.settings.public_url or f"{scheme}://{shown}:{self.address[1]}"
+        log.info("accountd %s listening on %s (store %s, operator %s)", __version__, base,
+                 self.store.name, self.trust.operator.name or self.trust.operator.sub)
+        log.info("nats-server config line: resolver: URL(%s/jwt/v1/accounts/)", base.rstrip("/"))
+
+    def _attach_monitor(self, app: web.Application) -> None:
+        """System-events monitoring, when the monitor package is present and NATS is configured."""
+        if self.bus is None:
+            return
+        from accountd import monitor
+
+        attach = getattr(monitor, "attach", None)
+        if attach is not None:
+            attach(app, self.bus, self._account_name, self.extras)
+
+    def _account_name(self, account: str) -> str | None:
+        entry = self.service.cached(account)
+        return entry.claims.name if entry else None
+
+    def _extra_stats(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"responder": self.responder.counters}
+        if self.bus is not None:
+            doc["nats"] = {"connected": self.bus.connected, "connects": self.bus.connects}
+        return doc
+
+    async def close(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()  # stops accepting, lets in-flight requests finish
+        flushed = await self.notifier.flush(timeout=5.0)
+        if not flushed:
+            log.warning("stopping with %d updates still in the outbox; they are published on the next start",
+                        self.notifier.depth)
+        await self.notifier.stop()
+        if self.bus is not None:
+            await self.bus.close()
+        await self.store.close()
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
+    server = Server(settings)
+    await server.start()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping: finishing in-flight requests and flushing the outbox")
+    await server.close()
+    log.info("stopped")
+    return 0
+
+
+def run(settings: Settings) -> int:
+    configure_logging(settings.log_level, settings.log_format)
+    return asyncio.run(serve(settings))

@@ -1,0 +1,386 @@
+"""AccountService: validate → store → outbox. Imports neither aiohttp nor nats.
+
+The HTTP handlers and the NATS responder both call this one object, so a JWT is judged the same
+way whichever door it came through (SPEC §6.4, §6.6). Publication is not done here: every
+successful write leaves the account *pending* in the store (durably, in the same commit), and
+:attr:`on_change` wakes whoever drains that outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from accountd.claims import (
+    AccountClaims,
+    DecodeError,
+    GenericClaims,
+    KeyPair,
+    Trust,
+    Validation,
+    decode_account,
+    decode_generic,
+    encode,
+    is_account_key,
+    validate_account,
+)
+from accountd.claims.keys import Role, public_role
+from accountd.errors import AccountNotFound, BadRequest, Forbidden, StaleJWT, Unavailable
+from accountd.store import Conflict, NotFound, Record, Store, StoreError
+from accountd.types import JWT, AccountKey
+
+__all__ = ["AccountService", "CachedAccount", "ManagedPolicy", "PutResult"]
+
+VALIDATION_HEADER = "The server was unable to update your account JWT. One more more validation issues occurred."
+DELETE_MAX_AGE = 600
+"""A delete token older than this (seconds) is refused as a replay."""
+
+
+@dataclass(frozen=True, slots=True)
+class CachedAccount:
+    """A stored account, decoded once and kept ready to serve."""
+
+    record: Record
+    claims: AccountClaims
+    body: bytes
+    etag: str
+
+    @property
+    def jwt(self) -> JWT:
+        return self.record.jwt
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    account: AccountKey
+    changed: bool
+    cached: CachedAccount
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ManagedPolicy:
+    """What managed mode (an operator signing key) may sign."""
+
+    allow_new_accounts: bool = False
+    ceilings: Mapping[str, int] = field(default_factory=dict)
+    """Maximum value per ``limits`` key (e.g. ``{"conn": 100}``); -1 (unlimited) exceeds any ceiling."""
+    clamp: bool = False
+    """Clamp limits above a ceiling instead of refusing the JWT."""
+
+
+def _cache(record: Record, claims: AccountClaims) -> CachedAccount:
+    return CachedAccount(record, claims, record.jwt.encode("ascii"), f'"{claims.jti}"')
+
+
+class AccountService:
+    def __init__(
+        self,
+        store: Store,
+        trust: Trust,
+        *,
+        signer: KeyPair | None = None,
+        policy: ManagedPolicy | None = None,
+        skew: int = 0,
+        allow_delete: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if signer is not None and signer.public_key not in trust.operator.nats.signing_keys:
+            raise ValueError(
+                f"signing key {signer.public_key} is not listed in the operator's signing_keys"
+            )
+        self.store = store
+        self.trust = trust
+        self.signer = signer
+        self.policy = policy or ManagedPolicy()
+        self.skew = skew
+        self.allow_delete = allow_delete
+        self.clock = clock
+        self.on_change: Callable[[], None] = lambda: None
+        self._cache: dict[str, CachedAccount] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.counters: dict[str, int] = {"puts": 0, "unchanged": 0, "stale": 0, "rejected": 0, "deletes": 0}
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def cached(self, account: str) -> CachedAccount | None:
+        """The in-memory entry, if loaded: the fast path for GET."""
+        return self._cache.get(account)
+
+    async def get(self, account: str) -> CachedAccount:
+        entry = self._cache.get(account)
+        if entry is not None:
+            return entry
+        if not is_account_key(account):
+            raise BadRequest("invalid account public key", "invalid_key")
+        try:
+            record = await self.store.get(AccountKey(account))
+        except NotFound:
+            raise AccountNotFound() from None
+        except StoreError as exc:
+            raise Unavailable("error loading JWT", "store_error") from exc
+        try:
+            claims = decode_account(record.jwt)
+        except DecodeError as exc:
+            # A file placed in the store by another tool may be anything; never a 500.
+            raise AccountNotFound(f"stored JWT cannot be decoded: {exc.message}", "bad_stored_jwt") from None
+        entry = _cache(record, claims)
+        current = self._cache.get(account)
+        if current is None or current.record.revision < record.revision:
+            self._cache[account] = entry
+        return entry
+
+    def forget(self, account: str) -> None:
+        """Drop a cached entry (the store changed underneath, e.g. another instance wrote it)."""
+        self._cache.pop(account, None)
+
+    async def page(self, after: str | None = None, limit: int = 100) -> tuple[list[CachedAccount], str | None]:
+        try:
+            keys = await self.store.list(after=AccountKey(after) if after else None, limit=limit + 1)
+        except StoreError as exc:
+            raise Unavailable("error listing accounts", "store_error") from exc
+        more = len(keys) > limit
+        keys = keys[:limit]
+        entries = []
+        for key in keys:
+            try:
+                entries.append(await self.get(key))
+            except AccountNotFound:
+                continue
+        return entries, (keys[-1] if more and keys else None)
+
+    async def pack(self, limit: int) -> list[CachedAccount]:
+        """Up to ``limit`` unexpired accounts, sorted by key (``GET /jwt/v1/pack``)."""
+        now = self.clock()
+        out: list[CachedAccount] = []
+        after: str | None = None
+        while len(out) < limit:
+            page, after = await self.page(after, min(1000, limit - len(out)))
+            out += [e for e in page if not (0 < e.claims.exp < now)]
+            if after is None:
+                break
+        return out[:limit]
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def _lock(self, account: str) -> asyncio.Lock:
+        lock = self._locks.get(account)
+        if lock is None:
+            lock = self._locks[account] = asyncio.Lock()
+        return lock
+
+    async def put(self, token: str | bytes, path_key: str | None = None) -> PutResult:
+        """Accept an account JWT: the checks and messages of nats-account-server, plus accountd's."""
+        try:
+            claims = decode_account(token)
+        except DecodeError as exc:
+            self.counters["rejected"] += 1
+            raise BadRequest("bad JWT in request", exc.code) from None
+        if path_key is not None and path_key != claims.sub:
+            self.counters["rejected"] += 1
+            raise BadRequest("pub keys don't match", "subject_mismatch")
+        if public_role(claims.iss) not in (Role.ACCOUNT, Role.OPERATOR):
+            raise BadRequest("bad JWT Issuer in request", "issuer_role")
+        if not is_account_key(claims.sub):
+            raise BadRequest("bad JWT Subject in request", "invalid_key")
+        account = AccountKey(claims.sub)
+        async with self._lock(account):
+            try:
+                current = await self.store.lookup(account)
+            except StoreError as exc:
+                raise Unavailable("error saving JWT", "store_error") from exc
+            notes: tuple[str, ...] = ()
+            meta: dict[str, int | str] = {}
+            text = token.decode("ascii", "replace") if isinstance(token, bytes) else token
+            posted = JWT("".join(text.split()))
+            if self.trust.is_operator_key(claims.iss) or public_role(claims.iss) is Role.OPERATOR:
+                self._validate(claims)  # an untrusted operator key fails here, before anything else
+                if current is not None:
+                    if not current.deleted and current.jwt == posted:
+                        self.counters["unchanged"] += 1
+                        return PutResult(account, False, await self.get(account))
+                    self._check_newer(claims, current)
+                jwt = posted
+            else:
+                fingerprint = hashlib.sha256(posted.encode()).hexdigest()
+                if current is not None and not current.deleted and current.meta.get("self_sha256") == fingerprint:
+                    self.counters["unchanged"] += 1
+                    return PutResult(account, False, await self.get(account))
+                notes, meta = self._managed(claims, current)
+                meta["self_sha256"] = fingerprint
+                assert self.signer is not None
+                jwt = encode(claims, self.signer, now=max(int(self.clock()), claims.iat))
+                self._validate(claims)
+            try:
+                record = await self.store.put(
+                    account, jwt, meta=meta or None, expect=current.revision if current else 0
+                )
+            except Conflict as exc:
+                raise StaleJWT("the account changed concurrently; retry", "conflict") from exc
+            except StoreError as exc:
+                raise Unavailable("error saving JWT", "store_error") from exc
+            entry = _cache(record, claims)
+            self._cache[account] = entry
+            self.counters["puts"] += 1
+        self.on_change()
+        return PutResult(account, True, entry, notes)
+
+    def _check_newer(self, claims: AccountClaims, current: Record) -> None:
+        """Newer-iat-wins (equal iat is accepted, as nats-server's save-if-newer does)."""
+        if current.deleted:
+            tomb = int(current.meta.get("iat", 0))
+            if claims.iat <= tomb:
+                self.counters["stale"] += 1
+                raise StaleJWT(f"stale JWT: iat {claims.iat} is not newer than the deletion at {tomb}")
+            return
+        cached = self._cache.get(current.account)
+        try:
+            stored = cached.claims if cached and cached.record.revision == current.revision \
+                else decode_account(current.jwt)
+        except DecodeError:
+            return  # an undecodable stored file is overwritten, as nats-server does
+        if claims.iat < stored.iat and claims.jti != stored.jti:
+            self.counters["stale"] += 1
+            raise StaleJWT(f"stale JWT: iat {claims.iat} is older than stored iat {stored.iat}")
+
+    def _validate(self, claims: AccountClaims) -> None:
+        if not self.trust.is_operator_key(claims.iss):
+            self.counters["rejected"] += 1
+            raise BadRequest("untrusted issuer in request", "untrusted_issuer")
+        self._raise_invalid(validate_account(claims, self.trust, now=self.clock(), skew=self.skew))
+
+    def _raise_invalid(self, result: Validation) -> None:
+        if not result.ok:
+            self.counters["rejected"] += 1
+            body = VALIDATION_HEADER + "".join(f"\n\t - {i.message}\n" for i in result.blocking) + "\n"
+            first = result.blocking[0]
+            raise BadRequest(f"{VALIDATION_HEADER} {first.message}", first.code, body=body)
+
+    # --- managed mode ------------------------------------------------------------------------
+
+    def _managed(
+        self, claims: AccountClaims, current: Record | None
+    ) -> tuple[tuple[str, ...], dict[str, int | str]]:
+        """Re-sign an account-signed JWT with the operator signing key, if policy allows."""
+        self_signed = claims.iss == claims.sub
+        if self.signer is None:
+            if self_signed:
+                raise BadRequest("Signing service not enabled", "untrusted_issuer")
+            raise BadRequest("bad JWT Issuer in request", "untrusted_issuer")
+        live = current is not None and not current.deleted
+        if not self_signed:
+            stored_keys: list[str] = []
+            if live:
+                assert current is not None
+                try:
+                    stored_keys = decode_account(current.jwt).nats.signing_key_ids()
+                except DecodeError:
+                    stored_keys = []
+            if claims.iss not in stored_keys or claims.iss not in claims.nats.signing_key_ids():
+                raise BadRequest("bad JWT issuer is not trusted", "untrusted_issuer")
+        if not live and not self.policy.allow_new_accounts:
+            raise Forbidden(
+                "account not known: this server signs only accounts it already stores "
+                "(start it with --allow-new-accounts to admit new ones)",
+                "account_not_known",
+            )
+        if current is not None:
+            last = int(current.meta.get("self_iat", 0))
+            if claims.iat < last:
+                self.counters["stale"] += 1
+                raise StaleJWT(f"stale JWT: iat {claims.iat} is older than the last accepted iat {last}")
+        self._validate_self_signed(claims)
+        notes = self._apply_ceilings(claims)
+        return notes, {"self_iat": claims.iat}
+
+    def _validate_self_signed(self, claims: AccountClaims) -> None:
+        """The structural and time checks on what the account asked for, before signing it."""
+        signed_by_op = AccountClaims.from_go(claims.to_go())
+        assert self.signer is not None
+        signed_by_op.iss = self.signer.public_key
+        result = validate_account(signed_by_op, self.trust, now=self.clock(), skew=self.skew)
+        self._raise_invalid(result)
+
+    def _apply_ceilings(self, claims: AccountClaims) -> tuple[str, ...]:
+        over: list[str] = []
+        notes: list[str] = []
+        limits = claims.nats.limits
+        for name, ceiling in sorted(self.policy.ceilings.items()):
+            value = getattr(limits, name, None)
+            if not isinstance(value, int) or isinstance(value, bool):
+                continue
+            if value == -1 or value > ceiling:
+                if self.policy.clamp:
+                    setattr(limits, name, ceiling)
+                    notes.append(f"clamped: {name} {value} -> {ceiling}")
+                else:
+                    over.append(f"{name} {value} exceeds the ceiling {ceiling}")
+        if over:
+            raise Forbidden("limits above the allowed ceiling: " + "; ".join(over), "limit_exceeded")
+        return tuple(notes)
+
+    # --- deletes -----------------------------------------------------------------------------
+
+    def check_delete(self, token: str | bytes) -> tuple[GenericClaims, list[str]]:
+        """The delete token's rules (nats-server's ``handleDeleteRequest`` plus a replay guard)."""
+        try:
+            claims = decode_generic(token)
+        except DecodeError as exc:
+            raise BadRequest(f"malformed request: {exc.message}", exc.code) from None
+        if claims.sub != claims.iss:
+            raise Forbidden("not self signed", "not_self_signed")
+        if not self.trust.is_operator_key(claims.iss):
+            raise Forbidden("not trusted", "untrusted_issuer")
+        accounts = claims.nats.get("accounts")
+        if not isinstance(accounts, list) or not accounts or not all(is_account_key(a) for a in accounts):
+            raise BadRequest("malformed request", "malformed_request")
+        if self.trust.system_account and self.trust.system_account in accounts:
+            raise Forbidden("not allowed to delete system account", "system_account")
+        now = self.clock()
+        if claims.iat > now + max(self.skew, 5) or claims.iat < now - DELETE_MAX_AGE:
+            raise Forbidden("stale delete request", "stale_delete")
+        if not self.allow_delete:
+            raise Forbidden("delete must be enabled in server config", "delete_disabled")
+        return claims, [str(a) for a in accounts]
+
+    async def delete(self, token: str | bytes, path_key: str | None = None) -> int:
+        """Delete every listed stored account; leaves tombstones carrying the token's ``iat``."""
+        claims, accounts = self.check_delete(token)
+        if path_key is not None:
+            if path_key not in accounts:
+                raise BadRequest("malformed request: the token does not list this account", "malformed_request")
+            try:
+                await self.store.get(AccountKey(path_key))
+            except NotFound:
+                raise AccountNotFound() from None
+            except StoreError as exc:
+                raise Unavailable("error deleting JWT", "store_error") from exc
+        raw = JWT("".join((token.decode() if isinstance(token, bytes) else token).split()))
+        deleted = 0
+        for account in accounts:
+            async with self._lock(account):
+                try:
+                    current = await self.store.lookup(AccountKey(account))
+                    if current is None or current.deleted:
+                        continue
+                    await self.store.delete(AccountKey(account), raw, meta={"iat": claims.iat},
+                                            expect=current.revision)
+                except (NotFound, Conflict):
+                    continue
+                except StoreError as exc:
+                    raise Unavailable("error deleting JWT", "store_error") from exc
+                self._cache.pop(account, None)
+                deleted += 1
+        self.counters["deletes"] += deleted
+        if deleted:
+            self.on_change()
+        return deleted
+
+    # --- introspection -----------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        return {"cached": len(self._cache), **self.counters}
