@@ -2,10 +2,14 @@
 
 from accountd.cli import add as _add  # noqa: F401  (registers `add`)
 from accountd.cli import describe as _describe  # noqa: F401  (registers `describe`)
+from accountd.cli import dev as _dev  # noqa: F401  (registers `dev`)
 from accountd.cli import edit as _edit  # noqa: F401  (registers `edit`)
 from accountd.cli import generate as _generate  # noqa: F401  (registers `generate`)
+from accountd.cli import importing as _importing  # noqa: F401  (registers `import`)
 from accountd.cli import listing as _listing  # noqa: F401  (registers `list`)
 from accountd.cli import monitor as _monitor  # noqa: F401  (registers `events`, `servers`)
+from accountd.cli import pull as _pull  # noqa: F401  (registers `pull`)
+from accountd.cli import push as _push  # noqa: F401  (registers `push`)
 from accountd.cli import revocations as _revocations  # noqa: F401  (registers `revocations`)
 from accountd.cli import serve as _serve  # noqa: F401  (registers `serve`)
 from accountd.cli.root import main

@@ -1,0 +1,335 @@
+"""Options that change claims, named as nsc names them, and the code that applies them.
+
+Numbers accept ``-1``/``unlimited`` and the units ``K M G T`` (1024-based, optional ``B``/``iB``:
+``1M`` = ``1MiB`` = 1048576). Times (``--expiry``/``--start``): ``0`` (never), a relative
+``30m 12h 7d 2w 3M 1y``, a date ``2027-01-31`` (UTC), an ISO 8601 time or Unix seconds. List
+options repeat and also take comma-separated values.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
+
+import click
+
+from accountd.claims.models import (
+    AccountLimits,
+    JetStreamLimits,
+    ResponsePermission,
+    TimeRange,
+    User,
+    UserPermissionLimits,
+)
+
+__all__ = [
+    "apply_limits",
+    "apply_permissions",
+    "apply_tags",
+    "apply_validity",
+    "limit_options",
+    "parse_duration_ns",
+    "parse_number",
+    "parse_time",
+    "permission_options",
+    "stack",
+    "tag_options",
+    "validity_options",
+]
+
+_UNITS: Final = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+_NUMBER: Final = re.compile(r"^(-?\d+)\s*([KMGT]?)(?:I?B)?$", re.I)
+_RELATIVE: Final = re.compile(r"^(\d+)([smhdwMy])$")
+_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "M": 30 * 86400, "y": 365 * 86400}
+_GO_DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_NS: Final = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+_CLOCK: Final = re.compile(r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def stack(*decorators: Callable[[Any], Any]) -> Callable[[F], F]:
+    def apply(f: F) -> F:
+        for d in reversed(decorators):
+            f = d(f)
+        return f
+
+    return apply
+
+
+def parse_number(text: str) -> int:
+    value = text.strip()
+    if value.lower() in ("unlimited", "-1"):
+        return -1
+    m = _NUMBER.match(value)
+    if not m:
+        raise click.BadParameter(f"{text!r} is not a number (examples: 100, -1, 512K, 1G)")
+    return int(m.group(1)) * _UNITS[m.group(2).upper()]
+
+
+def parse_time(text: str, now: float | None = None) -> int:
+    """Unix seconds for ``--expiry``/``--start``; 0 means "not set"."""
+    value = text.strip()
+    t = int(time.time() if now is None else now)
+    if value == "0":
+        return 0
+    m = _RELATIVE.match(value)
+    if m:
+        return t + int(m.group(1)) * _SECONDS[m.group(2)]
+    if value.isdigit() and len(value) >= 9:
+        return int(value)
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not a time (examples: 0, 30d, 12h, 1y, 2027-01-31, 2027-01-31T12:00:00Z)"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp())
+
+
+def parse_duration_ns(text: str) -> int:
+    """A Go-style duration (``500ms``, ``1m30s``) in nanoseconds."""
+    value = text.strip()
+    parts = _GO_DURATION.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        raise click.BadParameter(f"{text!r} is not a duration (examples: 500ms, 10s, 1m30s)")
+    return int(sum(float(n) * _NS[u] for n, u in parts))
+
+
+def _split(values: Iterable[str]) -> list[str]:
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def _number_option(*names: str, help_text: str) -> Any:
+    return click.option(*names, metavar="N", default=None, help=help_text)
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+_LIMITS: Final = [
+    (("--conn", "--conns", "conn"), "conn", "max client connections (-1 unlimited, 0 none)"),
+    (("--leaf-conns", "leaf"), "leaf", "max leafnode connections"),
+    (("--subs", "--subscriptions", "subs"), "subs", "max subscriptions per client"),
+    (("--data", "data"), "data", "max data in bytes (not enforced by nats-server)"),
+    (("--payload", "payload"), "payload", "max message payload in bytes"),
+    (("--imports", "imports"), "imports", "max imports"),
+    (("--exports", "exports"), "exports", "max exports"),
+]
+_JS_LIMITS: Final = [
+    ("--js-mem-storage", "mem_storage", "JetStream memory storage in bytes (-1 unlimited; 0 with disk 0 = off)"),
+    ("--js-disk-storage", "disk_storage", "JetStream file storage in bytes"),
+    ("--js-streams", "streams", "max streams"),
+    ("--js-consumer", "consumer", "max consumers"),
+    ("--js-max-ack-pending", "max_ack_pending", "max ack pending per consumer"),
+    ("--js-max-mem-stream", "mem_max_stream_bytes", "max bytes of one memory stream"),
+    ("--js-max-disk-stream", "disk_max_stream_bytes", "max bytes of one file stream"),
+]
+
+
+def limit_options() -> Callable[[F], F]:
+    opts: list[Callable[[Any], Any]] = [_number_option(*names, help_text=h) for names, _, h in _LIMITS]
+    opts += [_number_option(flag, flag.lstrip("-").replace("-", "_"), help_text=h) for flag, _, h in _JS_LIMITS]
+    opts += [
+        click.option("--wildcard-exports/--no-wildcard-exports", "wildcards", default=None,
+                     help="allow wildcard exports"),
+        click.option("--disallow-bearer/--allow-bearer", "disallow_bearer", default=None,
+                     help="reject user JWTs that are bearer tokens"),
+        click.option("--js-max-bytes-required/--no-js-max-bytes-required", "js_max_bytes_required",
+                     default=None, help="streams must set max bytes"),
+        click.option("--js-tier", metavar="TIER", default=None,
+                     help="apply the --js-* limits to this replication tier (R1, R3) instead of the flat ones"),
+        click.option("--js-disable", is_flag=True, help="turn JetStream off (all --js-* limits 0)"),
+        click.option("--rm-js-tier", metavar="TIER", multiple=True, help="remove a tier's JetStream limits"),
+    ]
+    return stack(*opts)
+
+
+def apply_limits(limits: AccountLimits, opts: dict[str, Any]) -> list[str]:
+    changes: list[str] = []
+    for _, attr, _ in _LIMITS:
+        if opts.get(attr) is not None:
+            setattr(limits, attr, parse_number(opts[attr]))
+            changes.append(f"{attr}={getattr(limits, attr)}")
+    for key in ("wildcards", "disallow_bearer"):
+        if opts.get(key) is not None:
+            setattr(limits, key, bool(opts[key]))
+            changes.append(f"{key}={getattr(limits, key)}")
+    tier = opts.get("js_tier")
+    target: AccountLimits | JetStreamLimits = limits
+    if tier:
+        target = limits.tiered_limits.setdefault(tier, JetStreamLimits())
+    if opts.get("js_disable"):
+        for name in AccountLimits.JETSTREAM_FIELDS:
+            setattr(limits, name, False if name == "max_bytes_required" else 0)
+        limits.tiered_limits = {}
+        changes.append("jetstream=off")
+    for flag, attr, _ in _JS_LIMITS:
+        key = flag.lstrip("-").replace("-", "_")
+        if opts.get(key) is not None:
+            setattr(target, attr, parse_number(opts[key]))
+            changes.append(f"{tier + '.' if tier else ''}{attr}={getattr(target, attr)}")
+    if opts.get("js_max_bytes_required") is not None:
+        target.max_bytes_required = bool(opts["js_max_bytes_required"])
+        changes.append(f"max_bytes_required={target.max_bytes_required}")
+    for t in opts.get("rm_js_tier") or ():
+        if limits.tiered_limits.pop(t, None) is not None:
+            changes.append(f"removed tier {t}")
+    return changes
+
+
+# --- users and scoped signing-key templates ------------------------------------------------------
+
+
+def permission_options() -> Callable[[F], F]:
+    def many(flag: str, help_text: str, metavar: str = "SUBJECT") -> Any:
+        return click.option(flag, multiple=True, metavar=metavar, help=help_text)
+
+    return stack(
+        many("--allow-pub", "allow publishing to SUBJECT"),
+        many("--allow-sub", "allow subscribing to SUBJECT (may be 'subject queue')"),
+        many("--allow-pubsub", "allow publishing and subscribing"),
+        many("--deny-pub", "deny publishing to SUBJECT"),
+        many("--deny-sub", "deny subscribing to SUBJECT"),
+        many("--deny-pubsub", "deny publishing and subscribing"),
+        many("--rm", "remove SUBJECT from every allow/deny list"),
+        click.option("--allow-pub-response", metavar="N", type=int, default=None,
+                     help="allow N responses to requests received (reply subjects)"),
+        click.option("--response-ttl", metavar="DURATION", default=None, help="how long responses are allowed (5s)"),
+        click.option("--rm-response-perms", is_flag=True, help="remove the response permission"),
+        many("--source-network", "only connections from this CIDR", "CIDR"),
+        many("--rm-source-network", "remove a source network", "CIDR"),
+        many("--conn-type", "allowed connection type (STANDARD, WEBSOCKET, LEAFNODE, MQTT, …)", "TYPE"),
+        many("--rm-conn-type", "remove an allowed connection type", "TYPE"),
+        many("--time", "allowed time range HH:MM:SS-HH:MM:SS", "RANGE"),
+        many("--rm-time", "remove an allowed time range (its start HH:MM:SS)", "START"),
+        click.option("--locale", metavar="ZONE", default=None, help="time zone of --time (IANA name)"),
+        _number_option("--subs", "user_subs", help_text="max subscriptions (-1 unlimited)"),
+        _number_option("--data", "user_data", help_text="max data in bytes"),
+        _number_option("--payload", "user_payload", help_text="max message payload in bytes"),
+        click.option("--bearer/--no-bearer", "bearer", default=None, help="a bearer token: no nonce signature"),
+    )
+
+
+def _add(lst: list[str], values: list[str]) -> bool:
+    new = [v for v in values if v not in lst]
+    lst.extend(new)
+    return bool(new)
+
+
+def apply_permissions(target: User | UserPermissionLimits, opts: dict[str, Any]) -> list[str]:
+    changes: list[str] = []
+    both_allow, both_deny = _split(opts.get("allow_pubsub") or ()), _split(opts.get("deny_pubsub") or ())
+    plan = [
+        (target.pub.allow, _split(opts.get("allow_pub") or ()) + both_allow, "pub.allow"),
+        (target.sub.allow, _split(opts.get("allow_sub") or ()) + both_allow, "sub.allow"),
+        (target.pub.deny, _split(opts.get("deny_pub") or ()) + both_deny, "pub.deny"),
+        (target.sub.deny, _split(opts.get("deny_sub") or ()) + both_deny, "sub.deny"),
+    ]
+    for lst, values, label in plan:
+        if _add(lst, values):
+            changes.append(f"{label}+={','.join(values)}")
+    for subject in _split(opts.get("rm") or ()):
+        for lst in (target.pub.allow, target.pub.deny, target.sub.allow, target.sub.deny):
+            while subject in lst:
+                lst.remove(subject)
+        changes.append(f"removed {subject}")
+    if opts.get("rm_response_perms"):
+        target.resp = None
+        changes.append("resp removed")
+    if opts.get("allow_pub_response") is not None or opts.get("response_ttl"):
+        resp = target.resp or ResponsePermission(max=1, ttl=0)
+        if opts.get("allow_pub_response") is not None:
+            resp.max = int(opts["allow_pub_response"])
+        if opts.get("response_ttl"):
+            resp.ttl = parse_duration_ns(opts["response_ttl"])
+        target.resp = resp
+        changes.append(f"resp max={resp.max} ttl={resp.ttl}ns")
+    if _add(target.src, _split(opts.get("source_network") or ())):
+        changes.append("src")
+    for cidr in _split(opts.get("rm_source_network") or ()):
+        if cidr in target.src:
+            target.src.remove(cidr)
+            changes.append(f"removed src {cidr}")
+    if _add(target.allowed_connection_types, [t.upper() for t in _split(opts.get("conn_type") or ())]):
+        changes.append("allowed_connection_types")
+    for ct in _split(opts.get("rm_conn_type") or ()):
+        if ct.upper() in target.allowed_connection_types:
+            target.allowed_connection_types.remove(ct.upper())
+            changes.append(f"removed connection type {ct.upper()}")
+    for rng in _split(opts.get("time") or ()):
+        start, _, end = rng.partition("-")
+        if not (_CLOCK.match(start) and _CLOCK.match(end)):
+            raise click.BadParameter(f"{rng!r} is not HH:MM:SS-HH:MM:SS", param_hint="--time")
+        target.times.append(TimeRange(start=start, end=end))
+        changes.append(f"time {rng}")
+    for start in _split(opts.get("rm_time") or ()):
+        target.times = [t for t in target.times if t.start != start]
+        changes.append(f"removed time {start}")
+    if opts.get("locale") is not None:
+        target.times_location = opts["locale"]
+        changes.append(f"times_location={target.times_location}")
+    for key, attr in (("user_subs", "subs"), ("user_data", "data"), ("user_payload", "payload")):
+        if opts.get(key) is not None:
+            setattr(target, attr, parse_number(opts[key]))
+            changes.append(f"{attr}={getattr(target, attr)}")
+    if opts.get("bearer") is not None:
+        target.bearer_token = bool(opts["bearer"])
+        changes.append(f"bearer_token={target.bearer_token}")
+    return changes
+
+
+def permission_changes_requested(opts: dict[str, Any]) -> bool:
+    keys = ("allow_pub", "allow_sub", "allow_pubsub", "deny_pub", "deny_sub", "deny_pubsub", "rm",
+            "allow_pub_response", "response_ttl", "rm_response_perms", "source_network", "rm_source_network",
+            "conn_type", "rm_conn_type", "time", "rm_time", "locale", "user_subs", "user_data",
+            "user_payload", "bearer")
+    return any(opts.get(k) not in (None, (), False) for k in keys)
+
+
+# --- common ---------------------------------------------------------------------------------------
+
+
+def validity_options() -> Callable[[F], F]:
+    return stack(
+        click.option("--expiry", metavar="WHEN", default=None, help="valid until (0 = never, 30d, 2027-01-31, …)"),
+        click.option("--start", metavar="WHEN", default=None, help="valid from (0 = now, 1h, 2027-01-01, …)"),
+    )
+
+
+def apply_validity(claims: Any, opts: dict[str, Any]) -> list[str]:
+    changes = []
+    if opts.get("expiry") is not None:
+        claims.exp = parse_time(opts["expiry"])
+        changes.append(f"exp={claims.exp}")
+    if opts.get("start") is not None:
+        claims.nbf = parse_time(opts["start"])
+        changes.append(f"nbf={claims.nbf}")
+    return changes
+
+
+def tag_options() -> Callable[[F], F]:
+    return stack(
+        click.option("--tag", multiple=True, metavar="TAG", help="add a tag (lower-cased, as Go does)"),
+        click.option("--rm-tag", multiple=True, metavar="TAG", help="remove a tag"),
+    )
+
+
+def apply_tags(tags: list[str], opts: dict[str, Any]) -> list[str]:
+    changes = []
+    for tag in _split(opts.get("tag") or ()):
+        t = tag.strip().lower()
+        if t not in tags:
+            tags.append(t)
+            changes.append(f"tag+={t}")
+    for tag in _split(opts.get("rm_tag") or ()):
+        t = tag.strip().lower()
+        if t in tags:
+            tags.remove(t)
+            changes.append(f"tag-={t}")
+    return changes

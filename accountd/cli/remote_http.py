@@ -1,0 +1,94 @@
+"""The account server's HTTP API as push/pull use it (SPEC §6, §8.1).
+
+``POST <base>/accounts/<pub>`` (body: the JWT), ``GET <base>/accounts/<pub>``,
+``GET <base>/accounts?list=true`` (accountd's list), ``DELETE <base>/accounts/<pub>`` (body: an
+operator-signed delete request). Every request has a timeout (nsc's push has none).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from accountd import __version__
+
+__all__ = ["HttpRemote", "RemoteError", "Response"]
+
+
+class RemoteError(Exception):
+    """The server could not be reached (or answered garbage): what happened and what to do."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: str
+
+    @property
+    def quoted(self) -> str:
+        """The body as nsc prints it: each line prefixed with ``> ``."""
+        return "\n".join(f"> {line}" for line in self.body.strip().splitlines())
+
+
+class HttpRemote:
+    def __init__(self, base: str, timeout: float = 10.0) -> None:
+        self.base = base.rstrip("/")
+        self.timeout = timeout
+
+    def account_url(self, public_key: str) -> str:
+        return f"{self.base}/accounts/{public_key}"
+
+    def _call(self, method: str, url: str, body: bytes | None = None) -> Response:
+        headers = {"User-Agent": f"accountd/{__version__}"}
+        if body is not None:
+            headers["Content-Type"] = "application/jwt"
+        request = urllib.request.Request(url, data=body, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as resp:
+                return Response(resp.status, resp.read().decode("utf-8", errors="replace"))
+        except urllib.error.HTTPError as exc:
+            return Response(exc.code, exc.read().decode("utf-8", errors="replace"))
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise RemoteError(
+                f"cannot reach the account server at {self.base}: {reason}",
+                "is `accountd serve` running there? pass --url, or set the operator's account_server_url "
+                "(`accountd edit operator --account-server-url URL`)",
+            ) from None
+
+    def push(self, public_key: str, token: str) -> Response:
+        return self._call("POST", self.account_url(public_key), token.encode())
+
+    def get(self, public_key: str) -> Response:
+        return self._call("GET", self.account_url(public_key))
+
+    def delete(self, public_key: str, request_token: str) -> Response:
+        return self._call("DELETE", self.account_url(public_key), request_token.encode())
+
+    def list_accounts(self) -> list[dict[str, Any]]:
+        """Every stored account, following ``next`` (accountd's ``?list=true``)."""
+        out: list[dict[str, Any]] = []
+        after = ""
+        while True:
+            url = f"{self.base}/accounts?list=true&limit=1000" + (f"&after={after}" if after else "")
+            resp = self._call("GET", url)
+            if resp.status != 200:
+                raise RemoteError(f"listing accounts at {self.base} failed: HTTP {resp.status} {resp.body.strip()}",
+                                  "prune over HTTP needs accountd serve (nats-account-server cannot list)")
+            try:
+                doc = json.loads(resp.body)
+                out += doc["accounts"]
+                after = doc.get("next") or ""
+            except (ValueError, KeyError, TypeError):
+                hint = "prune over HTTP needs accountd serve; use --transport nats for nats-server"
+                raise RemoteError(f"{url} did not answer with accountd's account list", hint) from None
+            if not after:
+                return out
