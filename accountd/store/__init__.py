@@ -1,0 +1,70 @@
+"""Account JWT stores: one small async interface, several implementations, one factory.
+
+``open_store(spec)`` picks the implementation from ``--store``:
+
+=====================================  ===========================================================
+``memory:``                            :class:`MemoryStore` (nothing persists)
+``PATH`` or ``dir:PATH``               :class:`DirectoryStore`, flat ``<PATH>/<PUB>.jwt``
+``PATH?shard=true``                    the same, sharded ``<PATH>/<last 2 chars>/<PUB>.jwt``
+``nats-kv://BUCKET``                   JetStream KV (not available yet)
+=====================================  ===========================================================
+
+The store is returned unopened: call ``await store.open()``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from accountd.store.base import Conflict, NotFound, Record, Store, StoreError
+from accountd.store.directory import DirectoryStore
+from accountd.store.failing import FailingStore
+from accountd.store.memory import MemoryStore
+
+__all__ = [
+    "Conflict",
+    "DirectoryStore",
+    "FailingStore",
+    "MemoryStore",
+    "NotFound",
+    "Record",
+    "Store",
+    "StoreError",
+    "open_store",
+]
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+
+
+def open_store(spec: str) -> Store:
+    """The store named by ``spec`` (see the module docstring); ``ValueError`` if it names none."""
+    spec = spec.strip()
+    match = _SCHEME.match(spec)
+    scheme = match.group(1).lower() if match else ""
+    rest = spec[match.end() :] if match else spec
+    if scheme == "memory":
+        if rest not in ("", "//"):
+            raise ValueError(f"store {spec!r}: memory: takes no path")
+        return MemoryStore()
+    if scheme == "nats-kv":
+        raise ValueError(f"store {spec!r}: JetStream KV stores (nats-kv://) are not available yet")
+    if scheme not in ("", "dir"):
+        raise ValueError(
+            f"store {spec!r}: unknown scheme {scheme + ':'!r}; use memory:, dir:PATH or a directory path"
+        )
+    path, _, query = rest.partition("?")
+    if not path:
+        raise ValueError(f"store {spec!r}: no directory given")
+    return DirectoryStore(path, shard=_shard_option(spec, query))
+
+
+def _shard_option(spec: str, query: str) -> bool:
+    shard = False
+    for item in filter(None, query.split("&")):
+        key, _, value = item.partition("=")
+        if key != "shard" or value.lower() not in _TRUE | _FALSE:
+            raise ValueError(f"store {spec!r}: unknown option {item!r}; the only option is shard=true|false")
+        shard = value.lower() in _TRUE
+    return shard

@@ -1,0 +1,193 @@
+"""The JWT files the directory store shares with nats-server and nats-account-server, and fs helpers.
+
+Layout (``server/dirstore.go``): ``<root>/<PUB>.jwt``, or sharded ``<root>/<last 2 chars>/<PUB>.jwt``;
+content = the JWT; a soft-deleted account is renamed ``<PUB>.jwt.deleted``. Files are 0600 and
+directories 0700 whatever the umask. Everything here is blocking; callers run it in a thread.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import cast
+
+from accountd.store._index import check_account
+from accountd.types import AccountKey
+
+__all__ = ["DIR_MODE", "FILE_MODE", "JwtFiles", "fsync_dir", "make_dirs", "syncfs", "write_file"]
+
+log = logging.getLogger("accountd.store")
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+JWT_SUFFIX = ".jwt"
+DELETED_SUFFIX = ".jwt.deleted"
+TEMP_SUFFIX = ".tmp"
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dirs(path: Path) -> None:
+    """``mkdir -p`` where every directory created is 0700 and durable (its parent fsync'd)."""
+    if path.is_dir():
+        return
+    make_dirs(path.parent)
+    try:
+        os.mkdir(path, DIR_MODE)
+    except FileExistsError:
+        if not path.is_dir():
+            raise
+        return
+    os.chmod(path, DIR_MODE)
+    fsync_dir(path.parent)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def write_file(path: Path, data: bytes, *, sync: bool) -> None:
+    """Replace ``path`` atomically: temp file → (fsync) → rename → (fsync directory)."""
+    temp = path.with_name(path.name + TEMP_SUFFIX)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        _write_all(fd, data)
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temp, path)
+    if sync:
+        fsync_dir(path.parent)
+
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return cast("Callable[[int], int]", ctypes.CDLL(None, use_errno=True).syncfs)
+    except (OSError, AttributeError):
+        return None
+
+
+_SYNCFS = _load_syncfs()
+
+
+def syncfs(path: Path) -> None:
+    """Make every file and directory of the filesystem holding ``path`` durable (one call on Linux)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if _SYNCFS is None:
+            os.sync()
+        elif _SYNCFS(fd) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, os.strerror(errno), str(path))
+    finally:
+        os.close(fd)
+
+
+class JwtFiles:
+    """The ``*.jwt`` files under ``root``, in the flat or the sharded layout."""
+
+    def __init__(self, root: Path, *, shard: bool) -> None:
+        self.root = root
+        self.shard = shard
+        self.elsewhere: dict[AccountKey, Path] = {}
+        """Accounts that also have a file in the other layout: moved on their next write."""
+        self._dirs: set[Path] = {root}
+
+    def path(self, account: AccountKey) -> Path:
+        if self.shard:
+            return self.root / account[-2:] / f"{account}{JWT_SUFFIX}"
+        return self.root / f"{account}{JWT_SUFFIX}"
+
+    def scan(self) -> dict[AccountKey, str]:
+        """Content (stripped) of every ``<PUB>.jwt`` in either layout; removes our stale temp files.
+
+        When an account has a file in both layouts, the configured layout's file is used and the
+        other one is removed on the account's next change.
+        """
+        self.elsewhere.clear()
+        flat = {AccountKey(p.name[: -len(JWT_SUFFIX)]): p for p in self._entries(self.root, dirs=False)}
+        sharded: dict[AccountKey, Path] = {}
+        for shard_dir in self._entries(self.root, dirs=True):
+            for path in self._entries(shard_dir, dirs=False):
+                if path.name[-len(JWT_SUFFIX) - 2 : -len(JWT_SUFFIX)] == shard_dir.name:
+                    sharded[AccountKey(path.name[: -len(JWT_SUFFIX)])] = path
+        preferred, other = (sharded, flat) if self.shard else (flat, sharded)
+        found: dict[AccountKey, str] = {}
+        for account in preferred.keys() | other.keys():
+            path = preferred.get(account) or other[account]
+            if account in other:
+                self.elsewhere[account] = other[account]
+            content = self._read(path)
+            if content is not None:
+                found[account] = content
+        return found
+
+    def write(self, account: AccountKey, jwt: str) -> None:
+        """Write the live JWT (no fsync: the store's log is authoritative until a checkpoint)."""
+        path = self.path(account)
+        if path.parent not in self._dirs:
+            make_dirs(path.parent)
+            self._dirs.add(path.parent)
+        try:
+            write_file(path, jwt.encode(), sync=False)
+        except FileNotFoundError:
+            if path.parent == self.root:
+                raise
+            make_dirs(path.parent)  # a shard directory removed behind our back
+            write_file(path, jwt.encode(), sync=False)
+        other = self.elsewhere.pop(account, None)
+        if other is not None:
+            other.unlink(missing_ok=True)
+
+    def remove(self, account: AccountKey) -> None:
+        """Soft-delete as nats-server does: rename ``<PUB>.jwt`` to ``<PUB>.jwt.deleted``."""
+        for path in (self.elsewhere.pop(account, None), self.path(account)):
+            if path is not None:
+                try:
+                    os.replace(path, path.with_name(path.name[: -len(JWT_SUFFIX)] + DELETED_SUFFIX))
+                except FileNotFoundError:
+                    pass
+
+    def _entries(self, directory: Path, *, dirs: bool) -> list[Path]:
+        """Shard directories (``dirs``) or account files of ``directory``; unrelated names are skipped."""
+        out: list[Path] = []
+        with os.scandir(directory) as it:
+            for entry in it:
+                name = entry.name
+                if dirs:
+                    if len(name) == 2 and entry.is_dir(follow_symlinks=False):
+                        self._dirs.add(Path(entry.path))
+                        out.append(Path(entry.path))
+                elif name.endswith(JWT_SUFFIX + TEMP_SUFFIX):
+                    os.unlink(entry.path)
+                elif name.endswith(JWT_SUFFIX) and entry.is_file():
+                    try:
+                        check_account(name[: -len(JWT_SUFFIX)])
+                    except ValueError:
+                        continue
+                    out.append(Path(entry.path))
+        return out
+
+    def _read(self, path: Path) -> str | None:
+        try:
+            content = path.read_bytes().decode().strip()
+        except UnicodeDecodeError:
+            log.warning("ignoring %s: not UTF-8 text", path)
+            return None
+        return content or None

@@ -1,0 +1,94 @@
+"""A store that lives only in memory: the reference semantics, for tests and ``--store memory:``."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+
+from accountd.store._index import Index, check_account, clean_jwt, clean_meta
+from accountd.store.base import Record, StoreError
+from accountd.types import JWT, AccountKey
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """Every change is applied at once; nothing survives the process."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self._index = Index()
+        self._open = False
+        self._writes = 0
+
+    async def open(self) -> None:
+        self._open = True
+
+    async def close(self) -> None:
+        self._open = False
+
+    async def check(self) -> None:
+        self._ready()
+
+    async def get(self, account: AccountKey) -> Record:
+        self._ready()
+        return self._index.get(check_account(account))
+
+    async def lookup(self, account: AccountKey) -> Record | None:
+        self._ready()
+        return self._index.records.get(check_account(account))
+
+    async def put(
+        self,
+        account: AccountKey,
+        jwt: JWT,
+        *,
+        meta: Mapping[str, int | str] | None = None,
+        expect: int | None = None,
+    ) -> Record:
+        account, jwt, clean = check_account(account), clean_jwt(jwt), clean_meta(meta)
+        self._ready()
+        record = self._index.next_put(self._index.records.get(account), account, jwt, clean, expect)
+        return self._apply(record)
+
+    async def delete(
+        self,
+        account: AccountKey,
+        token: JWT,
+        *,
+        meta: Mapping[str, int | str] | None = None,
+        expect: int | None = None,
+    ) -> Record:
+        account, token, clean = check_account(account), clean_jwt(token), clean_meta(meta)
+        self._ready()
+        record = self._index.next_delete(self._index.records.get(account), account, token, clean, expect)
+        return self._apply(record)
+
+    async def list(self, *, after: AccountKey | None = None, limit: int | None = None) -> list[AccountKey]:
+        self._ready()
+        return self._index.page(after, limit)
+
+    async def count(self) -> int:
+        self._ready()
+        return len(self._index.live)
+
+    async def pending(self) -> builtins.list[Record]:
+        self._ready()
+        return self._index.pending_records()
+
+    async def mark_published(self, account: AccountKey, revision: int) -> None:
+        self._ready()
+        self._index.mark_published(check_account(account), revision)
+
+    def stats(self) -> dict[str, int | str]:
+        return {"name": self.name, **self._index.counts(), "writes": self._writes}
+
+    def _apply(self, record: Record) -> Record:
+        self._index.apply(record, pending=True)
+        self._writes += 1
+        return record
+
+    def _ready(self) -> None:
+        if not self._open:
+            raise StoreError("memory store is not open")

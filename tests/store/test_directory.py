@@ -1,0 +1,491 @@
+"""The directory store: the contract, the nats-server file layout, durability and crash recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from contract import A, B, C, PersistentContract, Reopen, StoreContract, jwt, key
+
+from accountd.store import DirectoryStore, Store, StoreError
+from accountd.store._files import JwtFiles
+from accountd.store._wal import encode_batch
+from accountd.store.base import Record
+from accountd.types import JWT
+
+OpenStore = Callable[..., Awaitable[DirectoryStore]]
+
+
+@pytest.fixture(params=[False, True], ids=["flat", "sharded"])
+def shard(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "jwt"
+
+
+def jwt_file(root: Path, account: str, *, shard: bool) -> Path:
+    return root / account[-2:] / f"{account}.jwt" if shard else root / f"{account}.jwt"
+
+
+async def crash(store: Store) -> None:
+    """Drop ``store`` as a killed process would once its writes returned: no final checkpoint; the
+    files, the lock and the writer are let go."""
+    assert isinstance(store, DirectoryStore) and store._writer is not None
+    await store.flush()
+    store._writer.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await store._writer
+    store._disk.log.close()
+    store._disk._unlock()
+    store._state = "closed"
+
+
+@contextlib.contextmanager
+def umask(mask: int) -> Iterator[None]:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.fixture
+async def opened() -> AsyncIterator[list[DirectoryStore]]:
+    """Stores a test opened; closed at the end."""
+    stores: list[DirectoryStore] = []
+    yield stores
+    for store in stores:
+        await store.close()
+
+
+@pytest.fixture
+def open_store(root: Path, shard: bool, opened: list[DirectoryStore]) -> OpenStore:
+    async def open_store(**kw: object) -> DirectoryStore:
+        store = DirectoryStore(root, shard=shard, **kw)
+        await store.open()
+        opened.append(store)
+        return store
+
+    return open_store
+
+
+class TestDirectoryStore(StoreContract, PersistentContract):
+    @pytest.fixture
+    async def store(self, open_store: OpenStore) -> Store:
+        return await open_store()
+
+    @pytest.fixture
+    def reopen(self, open_store: OpenStore) -> Reopen:
+        async def reopen(store: Store) -> Store:
+            await store.close()
+            return await open_store()
+
+        return reopen
+
+
+class TestDirectoryStoreCheckpointingOften(PersistentContract):
+    """Reopening after a crash from a snapshot and the log written since."""
+
+    @pytest.fixture
+    async def store(self, open_store: OpenStore) -> Store:
+        return await open_store(checkpoint_bytes=1)
+
+    @pytest.fixture
+    def reopen(self, open_store: OpenStore) -> Reopen:
+        async def reopen(store: Store) -> Store:
+            await crash(store)
+            return await open_store(checkpoint_bytes=1)
+
+        return reopen
+
+
+class TestDirectoryStoreAfterCrash(PersistentContract):
+    """Reopening after a crash, from the log alone (no checkpoint was ever written)."""
+
+    @pytest.fixture
+    async def store(self, open_store: OpenStore) -> Store:
+        return await open_store()
+
+    @pytest.fixture
+    def reopen(self, open_store: OpenStore) -> Reopen:
+        async def reopen(store: Store) -> Store:
+            await crash(store)
+            return await open_store()
+
+        return reopen
+
+
+# -- the files other tools read ------------------------------------------------------------------
+
+
+async def test_put_writes_the_stripped_jwt_to_its_file(
+    open_store: OpenStore, root: Path, shard: bool
+) -> None:
+    store = await open_store()
+    await store.put(A, JWT(f"{jwt(1)}\n"))
+    assert jwt_file(root, A, shard=shard).read_bytes() == jwt(1).encode()
+
+
+async def test_sharded_store_writes_under_the_last_two_characters_of_the_key(root: Path) -> None:
+    store = DirectoryStore(root, shard=True)
+    await store.open()
+    await store.put(A, jwt(1))
+    await store.close()
+    assert (root / A[-2:] / f"{A}.jwt").read_text() == jwt(1)
+    assert not (root / f"{A}.jwt").exists()
+
+
+async def test_delete_renames_the_file_to_jwt_deleted(open_store: OpenStore, root: Path, shard: bool) -> None:
+    store = await open_store()
+    await store.put(A, jwt(1))
+    await store.delete(A, jwt("token"))
+    path = jwt_file(root, A, shard=shard)
+    assert not path.exists()
+    assert path.with_name(f"{A}.jwt.deleted").read_text() == jwt(1)
+
+
+async def test_the_directory_holds_only_jwt_files_and_the_sidecar(root: Path) -> None:
+    store = DirectoryStore(root)
+    await store.open()
+    await store.put(A, jwt(1))
+    await store.put(B, jwt(2))
+    await store.delete(B, jwt("token"))
+    await store.close()
+    assert sorted(os.listdir(root)) == sorted([".accountd", f"{A}.jwt", f"{B}.jwt.deleted"])
+
+
+async def test_files_are_0600_and_directories_0700_whatever_the_umask(tmp_path: Path) -> None:
+    root = tmp_path / "new" / "jwt"
+    with umask(0):
+        store = DirectoryStore(root, shard=True)
+        await store.open()
+        await store.put(A, jwt(1))
+        await store.close()
+    dirs = [root.parent, root, root / ".accountd", root / A[-2:]]
+    files = [root / A[-2:] / f"{A}.jwt", *(root / ".accountd").iterdir()]
+    assert {d.name: stat.S_IMODE(d.stat().st_mode) for d in dirs} == {d.name: 0o700 for d in dirs}
+    assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {f.name: 0o600 for f in files}
+
+
+async def test_a_nats_server_directory_is_indexed_and_served_as_is(root: Path, shard: bool) -> None:
+    root.mkdir()
+    (root / f"{A}.jwt").write_bytes(f"{jwt(1)}\n".encode())
+    (root / B[-2:]).mkdir()
+    (root / B[-2:] / f"{B}.jwt").write_bytes(f"{jwt(2)}\r\n".encode())
+    (root / f"{C}.jwt.deleted").write_text(jwt(3))
+    (root / "README").write_text("not a JWT")
+    (root / "not-a-key.jwt").write_text(jwt(4))
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    store = DirectoryStore(root, shard=shard)
+    await store.open()
+    try:
+        assert await store.list() == [A, B]
+        assert (await store.get(A)).jwt == jwt(1)
+        assert (await store.get(B)).jwt == jwt(2)
+        assert await store.lookup(C) is None
+        assert await store.pending() == []
+        records = [await store.get(A), await store.get(B)]
+        await store.close()
+        await store.open()
+        assert [await store.get(A), await store.get(B)] == records
+    finally:
+        await store.close()
+    assert {p: p.read_bytes() for p in before} == before
+
+
+async def test_a_file_changed_while_closed_wins_as_a_new_revision_that_is_not_pending(
+    open_store: OpenStore, root: Path, shard: bool
+) -> None:
+    store = await open_store()
+    old = await store.put(A, jwt(1), meta={"iat": 1})
+    await store.close()
+    jwt_file(root, A, shard=shard).write_text(f"{jwt('edited')}\n")
+    store = await open_store()
+    record = await store.get(A)
+    assert (record.jwt, dict(record.meta)) == (jwt("edited"), {})
+    assert record.revision > old.revision
+    assert await store.pending() == []
+
+
+async def test_a_file_added_for_a_deleted_account_while_closed_revives_it(
+    open_store: OpenStore, root: Path, shard: bool
+) -> None:
+    store = await open_store()
+    await store.put(A, jwt(1))
+    tombstone = await store.delete(A, jwt("token"))
+    await store.close()
+    jwt_file(root, A, shard=shard).write_text(jwt(2))
+    store = await open_store()
+    record = await store.get(A)
+    assert record.jwt == jwt(2) and record.revision > tombstone.revision
+
+
+async def test_a_file_removed_while_closed_forgets_the_account(
+    open_store: OpenStore, root: Path, shard: bool
+) -> None:
+    store = await open_store()
+    await store.put(A, jwt(1))
+    await store.put(B, jwt(2))
+    await store.close()
+    jwt_file(root, A, shard=shard).unlink()
+    store = await open_store()
+    assert await store.lookup(A) is None
+    assert await store.list() == [B]
+
+
+async def test_a_file_in_the_other_layout_is_served_and_moved_on_its_next_change(root: Path) -> None:
+    root.mkdir()
+    (root / f"{A}.jwt").write_text(jwt(1))
+    store = DirectoryStore(root, shard=True)
+    await store.open()
+    try:
+        assert (await store.get(A)).jwt == jwt(1)
+        await store.put(A, jwt(2))
+    finally:
+        await store.close()
+    assert not (root / f"{A}.jwt").exists()
+    assert (root / A[-2:] / f"{A}.jwt").read_text() == jwt(2)
+
+
+async def test_stale_temp_files_are_removed_on_open(root: Path) -> None:
+    root.mkdir()
+    (root / f"{A}.jwt.tmp").write_text("half a J")
+    store = DirectoryStore(root)
+    await store.open()
+    await store.close()
+    assert not (root / f"{A}.jwt.tmp").exists()
+
+
+# -- durability and recovery ---------------------------------------------------------------------
+
+
+async def test_concurrent_puts_share_a_log_fsync(open_store: OpenStore) -> None:
+    store = await open_store()
+    await asyncio.gather(*(store.put(key(n), jwt(n)) for n in range(100)))
+    stats = store.stats()
+    assert stats["writes"] == 100
+    assert stats["batches"] <= 2
+
+
+async def test_a_checkpoint_empties_the_log_into_the_snapshot(open_store: OpenStore, root: Path) -> None:
+    store = await open_store(checkpoint_bytes=1)
+    await store.put(A, jwt(1))
+    await store.flush()
+    stats = store.stats()
+    assert stats["checkpoints"] == 1 and stats["log_bytes"] == 0
+    assert (root / ".accountd" / "state.json").stat().st_size == stats["snapshot_bytes"]
+
+
+async def test_a_stale_file_left_by_a_crash_is_rewritten_from_the_log(
+    open_store: OpenStore, root: Path, shard: bool
+) -> None:
+    store = await open_store()
+    await store.put(A, jwt(1))
+    latest = await store.put(A, jwt(2))
+    await crash(store)
+    jwt_file(root, A, shard=shard).write_text(jwt(1))  # as if the crash came before the file was replaced
+    store = await open_store()
+    assert await store.get(A) == latest
+    assert await store.pending() == [latest]
+    assert jwt_file(root, A, shard=shard).read_text() == jwt(2)
+
+
+async def test_a_missing_file_left_by_a_crash_is_rewritten_from_the_log(
+    open_store: OpenStore, root: Path, shard: bool
+) -> None:
+    store = await open_store()
+    record = await store.put(A, jwt(1))
+    await crash(store)
+    jwt_file(root, A, shard=shard).unlink()  # as if the crash came before the file was written
+    store = await open_store()
+    assert await store.get(A) == record
+    assert jwt_file(root, A, shard=shard).read_text() == jwt(1)
+
+
+async def test_a_torn_tail_in_the_log_is_cut_off_on_open(open_store: OpenStore, root: Path) -> None:
+    store = await open_store()
+    records = [await store.put(key(n), jwt(n)) for n in range(10)]
+    await crash(store)
+    with open(root / ".accountd" / "log", "ab") as log:
+        log.write(b'1234abcd {"op":"put","account":"A')
+    store = await open_store()
+    assert store.stats()["cut_bytes"] > 0
+    assert [await store.get(r.account) for r in records] == records
+    later = await store.put(A, jwt("later"))
+    await crash(store)
+    store = await open_store()
+    assert await store.get(A) == later
+
+
+async def test_a_batch_without_its_commit_line_is_not_replayed(open_store: OpenStore, root: Path) -> None:
+    store = await open_store()
+    kept = await store.put(A, jwt(1))
+    await crash(store)
+    unacknowledged = encode_batch(
+        [Record(A, jwt(2), kept.revision + 1), Record(B, jwt(3), kept.revision + 2)], []
+    )
+    with open(root / ".accountd" / "log", "ab") as log:
+        log.write(unacknowledged[: unacknowledged.rindex(b"\n", 0, -1) + 1])  # every line but the commit
+    store = await open_store()
+    assert await store.get(A) == kept
+    assert await store.lookup(B) is None
+
+
+async def test_garbage_before_an_intact_batch_refuses_to_open(open_store: OpenStore, root: Path) -> None:
+    store = await open_store()
+    await store.put(A, jwt(1))
+    await store.put(B, jwt(2))
+    await crash(store)
+    log = root / ".accountd" / "log"
+    data = bytearray(log.read_bytes())
+    data[20] ^= 0xFF  # damage the first batch; the second one is intact
+    log.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match="damaged"):
+        await open_store()
+
+
+async def test_check_fails_after_the_directory_is_removed(open_store: OpenStore, root: Path) -> None:
+    store = await open_store()
+    await store.put(A, jwt(1))
+    shutil.rmtree(root)
+    with pytest.raises(StoreError):
+        await store.check()
+    with pytest.raises(StoreError, match="removed"):
+        await store.put(B, jwt(2))
+
+
+async def test_a_second_store_cannot_open_the_same_directory(open_store: OpenStore, root: Path) -> None:
+    await open_store()
+    with pytest.raises(StoreError, match="in use"):
+        await DirectoryStore(root).open()
+
+
+async def test_opening_a_path_that_is_a_file_raises_store_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError):
+        await DirectoryStore(tmp_path / "file").open()
+
+
+async def test_a_failed_log_write_raises_store_error_and_keeps_the_previous_record(
+    open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await open_store()
+    before = await store.put(A, jwt(1))
+
+    def fail(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr("accountd.store._wal._datasync", fail)
+    with pytest.raises(StoreError, match="Input/output error"):
+        await store.put(A, jwt(2))
+    monkeypatch.undo()
+    assert await store.get(A) == before
+    after = await store.put(A, jwt(3))
+    await crash(store)
+    store = await open_store()
+    assert await store.get(A) == after
+    assert await store.pending() == [after]
+
+
+async def test_a_failed_file_write_fails_the_put_and_check_until_the_file_is_written(
+    open_store: OpenStore, root: Path, shard: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await open_store()
+
+    def fail(self: JwtFiles, account: str, jwt: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(JwtFiles, "write", fail)
+    with pytest.raises(StoreError, match="No space left"):
+        await store.put(A, jwt(1))
+    with pytest.raises(StoreError, match="No space left"):
+        await store.check()
+    monkeypatch.undo()
+    await store.check()
+    assert jwt_file(root, A, shard=shard).read_text() == jwt(1)
+
+
+# -- a real crash --------------------------------------------------------------------------------
+
+STORM = """
+import asyncio, sys
+sys.path.insert(0, sys.argv[3])
+from contract import key
+from accountd.store import DirectoryStore
+
+async def main(path, shard):
+    store = DirectoryStore(path, shard=shard, checkpoint_bytes=16384)
+    await store.open()
+    hot = key("hot")
+    seq = 0
+
+    async def worker(w):
+        nonlocal seq
+        for i in range(1_000_000):
+            account = key(f"{w}-{i}")
+            await store.put(account, f"hdr.{account}.{i}")
+            print("put", account, f"hdr.{account}.{i}", flush=True)
+            if i % 5 == 0:
+                await store.delete(account, f"tok.{account}")
+                print("del", account, f"tok.{account}", flush=True)
+            seq += 1
+            n = seq
+            await store.put(hot, f"hdr.{hot}.{n}")
+            print("hot", hot, n, flush=True)
+
+    await asyncio.gather(*(worker(w) for w in range(8)))
+
+asyncio.run(main(sys.argv[1], sys.argv[2] == "1"))
+"""
+
+
+async def test_every_acknowledged_write_survives_sigkill(root: Path, shard: bool) -> None:
+    command = [sys.executable, "-c", STORM, str(root), "1" if shard else "0", str(Path(__file__).parent)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
+        assert child.stdout is not None and child.stderr is not None
+        output = b""
+        while output.count(b"\n") < 600:  # let the storm run, then kill it mid-write
+            line = child.stdout.readline()
+            assert line, child.stderr.read().decode()
+            output += line
+        child.send_signal(signal.SIGKILL)
+        output += child.stdout.read()  # through readline's buffer: no line is lost or cut
+    acks = [line.split() for line in output.decode().splitlines(keepends=True) if line.endswith("\n")]
+
+    # Never a torn file: each one holds a whole value written for its own account.
+    for path in root.rglob("*.jwt"):
+        assert re.fullmatch(rf"hdr\.{path.name[:-4]}\.\d+", path.read_text()), path
+
+    store = DirectoryStore(root, shard=shard)
+    await store.open()
+    try:
+        live = {account: value for kind, account, value in acks if kind == "put"}
+        tombstones = {account: token for kind, account, token in acks if kind == "del"}
+        for account, value in live.items():
+            record = await store.lookup(account)
+            assert record is not None
+            if account in tombstones:
+                assert record.deleted and record.jwt == tombstones[account]
+            elif record.deleted:  # a delete that was written but not acknowledged before the kill
+                assert record.jwt == f"tok.{account}"
+            else:
+                assert record.jwt == value and jwt_file(root, account, shard=shard).read_text() == value
+        hot = [int(n) for kind, _, n in acks if kind == "hot"]
+        stored = (await store.get(key("hot"))).jwt
+        assert int(stored.rsplit(".", 1)[1]) >= max(hot)
+    finally:
+        await store.close()
