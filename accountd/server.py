@@ -19,7 +19,7 @@ from accountd.bus import Bus, Notifier, Responder
 from accountd.claims import ClaimsError, Role, Trust, extract_jwt, load_seed, validate_operator
 from accountd.config import ConfigError, Settings
 from accountd.service import AccountService, ManagedPolicy
-from accountd.store import Store, open_store
+from accountd.store import Store, StoreError, open_store
 from accountd.web.app import build_app
 
 __all__ = ["configure_logging", "run", "serve"]
@@ -147,10 +147,9 @@ class Server:
         return doc
 
     async def close(self) -> None:
-        if self.runner is not None:
+        if self.runner is not None and self.runner.server is not None:
             await self.runner.cleanup()  # stops accepting, lets in-flight requests finish
-        flushed = await self.notifier.flush(timeout=5.0)
-        if not flushed:
+        if self.bus is not None and not await self.notifier.flush(timeout=5.0):
             log.warning("stopping with %d updates still in the outbox; they are published on the next start",
                         self.notifier.depth)
         await self.notifier.stop()
@@ -161,7 +160,11 @@ class Server:
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
     server = Server(settings)
-    await server.start()
+    try:
+        await server.start()
+    except (StoreError, OSError) as exc:
+        await server.close()
+        raise ConfigError(f"cannot start: {exc}") from None
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

