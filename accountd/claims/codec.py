@@ -122,15 +122,17 @@ def encode(claims: Claims, signer: KeyPair, *, now: int | None = None) -> JWT:
     if ctype in _SIGNERS:
         want = _SUBJECTS[ctype]
         if public_role(claims.sub) is not want:
-            raise InvalidKey("invalid_key", f"{ctype} subject must be an {want.name.lower()} key")
+            raise InvalidKey("invalid_key", f"{ctype} subject must be {want.with_article} key")
         if signer.role not in _SIGNERS[ctype]:
-            raise DecodeError("issuer_role", f"a {signer.role.name.lower()} key cannot sign {ctype} claims")
+            raise DecodeError("issuer_role", f"{signer.role.with_article} key cannot sign {ctype} claims")
         nats = claims.nats  # type: ignore[attr-defined]
         nats.type = ctype
         nats.version = 2
         if isinstance(claims, AccountClaims):
+            # Sorted in place, as written, so that the claims equal what decoding the token gives.
             claims.nats.exports.sort(key=lambda e: e.subject)
             claims.nats.imports.sort(key=lambda i: i.subject)
+            claims.nats.signing_keys.sort(key=lambda k: k if isinstance(k, str) else k.key)
         if isinstance(claims, OperatorClaims):
             url = claims.nats.account_server_url
             if url and "://" not in url:
@@ -159,7 +161,7 @@ def _b64decode(segment: str, what: str) -> bytes:
 
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
-        obj = json.loads(raw)
+        obj = json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         raise DecodeError("bad_encoding", f"{what} is not JSON") from None
     if not isinstance(obj, dict):
@@ -181,7 +183,18 @@ def _split(token: str | bytes) -> tuple[list[str], dict[str, Any]]:
     chunks = token.split(".")
     if len(chunks) != 3:
         raise DecodeError("bad_encoding", "expected 3 chunks")
-    header = _json_object(_b64decode(chunks[0], "header"), "header")
+    if chunks[0] not in _GOOD_HEADERS:
+        _check_header(chunks[0])
+    payload = _json_object(_b64decode(chunks[1], "payload"), "payload")
+    return chunks, payload
+
+
+# Header chunks already checked (nearly every token has Go's, or PyJWT's sorted variant).
+_GOOD_HEADERS: set[str] = set()
+
+
+def _check_header(chunk: str) -> None:
+    header = _json_object(_b64decode(chunk, "header"), "header")
     typ, alg = header.get("typ"), header.get("alg")
     if not isinstance(typ, str) or typ.upper() != "JWT":
         raise DecodeError("bad_header", f"not a JWT: header typ is {typ!r}")
@@ -189,8 +202,8 @@ def _split(token: str | bytes) -> tuple[list[str], dict[str, Any]]:
         if isinstance(alg, str) and alg.lower() == "ed25519":
             raise DecodeError("bad_header", "version 1 JWT (alg ed25519) is not supported; re-issue it")
         raise DecodeError("bad_header", f"unexpected algorithm {alg!r}, want {ALGORITHM!r}")
-    payload = _json_object(_b64decode(chunks[1], "payload"), "payload")
-    return chunks, payload
+    if len(_GOOD_HEADERS) < 64:
+        _GOOD_HEADERS.add(chunk)
 
 
 def _claim_type(payload: dict[str, Any]) -> str:
@@ -241,12 +254,14 @@ def decode(token: str | bytes) -> Claims:
     _verify(chunks, payload.get("iss"))
     cls = _BY_TYPE.get(ctype, GenericClaims)
     claims = cls.from_go(payload)
-    if ctype in _SIGNERS and public_role(claims.iss) not in _SIGNERS[ctype]:
-        raise DecodeError(
-            "issuer_role",
-            f"{ctype} JWT issued by a {(public_role(claims.iss) or Role.USER).name.lower()} key "
-            f"({claims.iss[:1]}…); allowed: {', '.join(sorted(r.name.lower() for r in _SIGNERS[ctype]))}",
-        )
+    if ctype in _SIGNERS:
+        role = public_role(claims.iss)
+        if role not in _SIGNERS[ctype]:
+            raise DecodeError(
+                "issuer_role",
+                f"{ctype} JWT issued by {role.with_article if role else 'an invalid'} key ({claims.iss[:1]}…); "
+                f"allowed: {', '.join(sorted(r.name.lower() for r in _SIGNERS[ctype]))}",
+            )
     return claims
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 import nkeys
@@ -65,6 +66,12 @@ class Role(enum.Enum):
     @property
     def letter(self) -> str:
         return "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[self.value >> 3]
+
+    @property
+    def with_article(self) -> str:
+        """``"an operator"``, ``"a user"``: for messages."""
+        name = self.name.lower()
+        return f"an {name}" if self in (Role.OPERATOR, Role.ACCOUNT) else f"a {name}"
 
     @classmethod
     def from_letter(cls, letter: str) -> Role:
@@ -133,26 +140,45 @@ def _encode(body: bytes) -> str:
     return base64.b32encode(raw).decode().rstrip("=")
 
 
+# Valid public keys already decoded (a few operators and accounts recur in every JWT; decoding one
+# costs a base32 pass and a CRC). Only successes are kept, so the checks below are never skipped.
+_DECODED: dict[str, tuple[Role, bytes]] = {}
+_CACHE_LIMIT: Final = 65536
+
+
 def decode_public(key: str, expected: Role | None = None) -> tuple[Role, bytes]:
     """Decode a public key to its role and 32-byte ed25519 key, checking everything."""
+    hit = _DECODED.get(key) if type(key) is str else None
+    if hit is not None and (expected is None or hit[0] is expected):
+        return hit
+    role, raw = _decode_public(key)
+    if expected is not None and role is not expected:
+        raise InvalidKey(
+            "invalid_key",
+            f"expected {expected.with_article} key ({expected.letter}…), got {role.with_article} key",
+        )
+    return role, raw
+
+
+def _decode_public(key: str) -> tuple[Role, bytes]:
     if not isinstance(key, str):
         raise InvalidKey("invalid_key", f"public key must be text, not {type(key).__name__}")
     what = "public key"
     if key.startswith("S") and len(key) == SEED_LEN:
         raise InvalidKey("invalid_key", "a seed was given where a public key belongs")
-    raw = _checked(_b32decode(key, what), what)
-    if len(key) != PUBLIC_LEN or len(raw) != 33:
+    raw = _b32decode(key, what)
+    # Length before checksum, so a truncated key is reported as such, not as a bad checksum.
+    if len(key) != PUBLIC_LEN or len(raw) != 35:
         raise InvalidKey("invalid_key", f"public key must be {PUBLIC_LEN} characters, got {len(key)}")
+    raw = _checked(raw, what)
     try:
         role = Role(raw[0])
     except ValueError:
         raise InvalidKey("invalid_key", f"public key has an unknown prefix {key[0]!r}") from None
-    if expected is not None and role is not expected:
-        raise InvalidKey(
-            "invalid_key",
-            f"expected an {expected.name.lower()} key ({expected.letter}…), got a {role.name.lower()} key",
-        )
-    return role, raw[1:]
+    if len(_DECODED) >= _CACHE_LIMIT:
+        _DECODED.clear()
+    result = _DECODED[key] = (role, raw[1:])
+    return result
 
 
 def public_role(key: str) -> Role | None:
@@ -189,9 +215,10 @@ def _decode_seed(text: str) -> tuple[Role, bytes]:
         if public_role(text) is not None:
             raise InvalidKey("invalid_key", "a public key was given where a seed belongs")
         raise InvalidKey("invalid_key", "seed must start with 'S'")
-    raw = _checked(_b32decode(text, what), what)
-    if len(text) != SEED_LEN or len(raw) != 34:
+    raw = _b32decode(text, what)
+    if len(text) != SEED_LEN or len(raw) != 36:
         raise InvalidKey("invalid_key", f"seed must be {SEED_LEN} characters, got {len(text)}")
+    raw = _checked(raw, what)
     if raw[0] & 0xF8 != _SEED_MARKER:
         raise InvalidKey("invalid_key", "seed has no seed marker")
     prefix = ((raw[0] & 0x07) << 5) | ((raw[1] & 0xF8) >> 3)
@@ -236,7 +263,7 @@ def load_seed(source: str | bytes | Path | Secret, expected: Role | None = None)
     if expected is not None and role is not expected:
         raise InvalidKey(
             "invalid_key",
-            f"expected an {expected.name.lower()} seed (S{expected.letter}…), got a {role.name.lower()} seed",
+            f"expected {expected.with_article} seed (S{expected.letter}…), got {role.with_article} seed",
         )
     return KeyPair(Secret(seed), role)
 
@@ -303,16 +330,18 @@ class KeyPair:
 
 
 class _Verifier:
-    __slots__ = ("_vk",)
+    __slots__ = ("_raw",)
 
     def __init__(self, raw: bytes) -> None:
-        self._vk = nacl.signing.VerifyKey(raw)
+        nacl.signing.VerifyKey(raw)  # checks the key's length once
+        self._raw = raw
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         if len(signature) != 64:
             return False
+        # libsodium directly: VerifyKey.verify adds a wrapper and encoder layer on every call.
         try:
-            self._vk.verify(message, signature)
+            nacl.bindings.crypto_sign_open(signature + message, self._raw)
         except nacl.exceptions.BadSignatureError:
             return False
         return True
