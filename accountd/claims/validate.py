@@ -444,15 +444,17 @@ def validate_user(
     issues = check_times(claims, now=now, skew=skew)
     if public_role(claims.sub) is not Role.USER:
         issues.append(Issue("invalid_key", f"user subject {claims.sub!r} is not a user key"))
+    # The server finds the user's account by issuer_account, else by iss (SPEC §4.3).
     owner = claims.nats.issuer_account or claims.iss
     if owner != account.sub:
-        issues.append(Issue("subject_mismatch", f"user belongs to account {owner}, not {account.sub}"))
-    if claims.iss != account.sub:
-        if not claims.nats.issuer_account:
+        if not claims.nats.issuer_account and claims.iss in account.nats.signing_key_ids():
             issues.append(Issue(
                 "missing_issuer_account",
                 "user is signed by a signing key but has no issuer_account",
             ))
+        else:
+            issues.append(Issue("subject_mismatch", f"user belongs to account {owner}, not {account.sub}"))
+    elif claims.iss != account.sub:
         if claims.iss not in account.nats.signing_key_ids():
             issues.append(Issue(
                 "unknown_signing_key",
