@@ -58,8 +58,11 @@ def world() -> World:
 async def start_server(tmp_path: Path, world: World) -> AsyncIterator[StartServer]:
     running: list[Running] = []
 
-    async def start(w: World | None = None, *, store: Store | None = None, **settings: Any) -> Running:
+    async def start(w: World | None = None, *, store: Store | str | None = None, **settings: Any) -> Running:
+        """``store`` is a Store object, or a ``--store`` spec (default ``memory:``)."""
         w = w or world
+        if isinstance(store, str):
+            settings["store"], store = store, None
         files = w.write(tmp_path / f"world{len(running)}")
         settings.setdefault("store", "memory:")
         s = Settings(listen=f"127.0.0.1:{free_port()}", operator=str(files["operator"]), **settings)
