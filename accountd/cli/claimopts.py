@@ -106,8 +106,12 @@ def _split(values: Iterable[str]) -> list[str]:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
 
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
 def _number_option(*names: str, help_text: str) -> Any:
-    return click.option(*names, metavar="N", default=None, help=help_text)
+    return click.option(*names, metavar="N", default=None, help=_cap(help_text))
 
 
 # --- accounts -------------------------------------------------------------------------------
@@ -137,15 +141,15 @@ def limit_options() -> Callable[[F], F]:
     opts += [_number_option(flag, flag.lstrip("-").replace("-", "_"), help_text=h) for flag, _, h in _JS_LIMITS]
     opts += [
         click.option("--wildcard-exports/--no-wildcard-exports", "wildcards", default=None,
-                     help="allow wildcard exports"),
+                     help="Allow wildcard exports."),
         click.option("--disallow-bearer/--allow-bearer", "disallow_bearer", default=None,
-                     help="reject user JWTs that are bearer tokens"),
+                     help="Reject user JWTs that are bearer tokens."),
         click.option("--js-max-bytes-required/--no-js-max-bytes-required", "js_max_bytes_required",
-                     default=None, help="streams must set max bytes"),
+                     default=None, help="Streams must set max bytes."),
         click.option("--js-tier", metavar="TIER", default=None,
-                     help="apply the --js-* limits to this replication tier (R1, R3) instead of the flat ones"),
-        click.option("--js-disable", is_flag=True, help="turn JetStream off (all --js-* limits 0)"),
-        click.option("--rm-js-tier", metavar="TIER", multiple=True, help="remove a tier's JetStream limits"),
+                     help="Apply the --js-* limits to this replication tier (R1, R3) instead of the flat ones."),
+        click.option("--js-disable", is_flag=True, help="Turn JetStream off (all --js-* limits 0)."),
+        click.option("--rm-js-tier", metavar="TIER", multiple=True, help="Remove a tier's JetStream limits."),
     ]
     return stack(*opts)
 
@@ -188,7 +192,7 @@ def apply_limits(limits: AccountLimits, opts: dict[str, Any]) -> list[str]:
 
 def permission_options() -> Callable[[F], F]:
     def many(flag: str, help_text: str, metavar: str = "SUBJECT") -> Any:
-        return click.option(flag, multiple=True, metavar=metavar, help=help_text)
+        return click.option(flag, multiple=True, metavar=metavar, help=_cap(help_text))
 
     return stack(
         many("--allow-pub", "allow publishing to SUBJECT"),
@@ -199,20 +203,20 @@ def permission_options() -> Callable[[F], F]:
         many("--deny-pubsub", "deny publishing and subscribing"),
         many("--rm", "remove SUBJECT from every allow/deny list"),
         click.option("--allow-pub-response", metavar="N", type=int, default=None,
-                     help="allow N responses to requests received (reply subjects)"),
-        click.option("--response-ttl", metavar="DURATION", default=None, help="how long responses are allowed (5s)"),
-        click.option("--rm-response-perms", is_flag=True, help="remove the response permission"),
+                     help="Allow N responses to requests received (reply subjects)."),
+        click.option("--response-ttl", metavar="DURATION", default=None, help="How long responses are allowed (5s)."),
+        click.option("--rm-response-perms", is_flag=True, help="Remove the response permission."),
         many("--source-network", "only connections from this CIDR", "CIDR"),
         many("--rm-source-network", "remove a source network", "CIDR"),
         many("--conn-type", "allowed connection type (STANDARD, WEBSOCKET, LEAFNODE, MQTT, …)", "TYPE"),
         many("--rm-conn-type", "remove an allowed connection type", "TYPE"),
         many("--time", "allowed time range HH:MM:SS-HH:MM:SS", "RANGE"),
         many("--rm-time", "remove an allowed time range (its start HH:MM:SS)", "START"),
-        click.option("--locale", metavar="ZONE", default=None, help="time zone of --time (IANA name)"),
+        click.option("--locale", metavar="ZONE", default=None, help="Time zone of --time (IANA name)."),
         _number_option("--subs", "user_subs", help_text="max subscriptions (-1 unlimited)"),
         _number_option("--data", "user_data", help_text="max data in bytes"),
         _number_option("--payload", "user_payload", help_text="max message payload in bytes"),
-        click.option("--bearer/--no-bearer", "bearer", default=None, help="a bearer token: no nonce signature"),
+        click.option("--bearer/--no-bearer", "bearer", default=None, help="A bearer token: no nonce signature."),
     )
 
 
@@ -297,8 +301,8 @@ def permission_changes_requested(opts: dict[str, Any]) -> bool:
 
 def validity_options() -> Callable[[F], F]:
     return stack(
-        click.option("--expiry", metavar="WHEN", default=None, help="valid until (0 = never, 30d, 2027-01-31, …)"),
-        click.option("--start", metavar="WHEN", default=None, help="valid from (0 = now, 1h, 2027-01-01, …)"),
+        click.option("--expiry", metavar="WHEN", default=None, help="Valid until (0 = never, 30d, 2027-01-31, …)."),
+        click.option("--start", metavar="WHEN", default=None, help="Valid from (0 = now, 1h, 2027-01-01, …)."),
     )
 
 
@@ -315,8 +319,8 @@ def apply_validity(claims: Any, opts: dict[str, Any]) -> list[str]:
 
 def tag_options() -> Callable[[F], F]:
     return stack(
-        click.option("--tag", multiple=True, metavar="TAG", help="add a tag (lower-cased, as Go does)"),
-        click.option("--rm-tag", multiple=True, metavar="TAG", help="remove a tag"),
+        click.option("--tag", multiple=True, metavar="TAG", help="Add a tag (lower-cased, as Go does)."),
+        click.option("--rm-tag", multiple=True, metavar="TAG", help="Remove a tag."),
     )
 
 

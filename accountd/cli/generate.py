@@ -55,7 +55,7 @@ def generate_nkey(role: str | None, store: bool, as_json: bool, home: Path | Non
 
 
 @generate.command("creds", epilog='\b\n--json prints: {"operator", "account", "user", "public_key", '
-                                  '"creds": TEXT|null, "path": PATH|null} (creds is null when --output-file is used)')
+                                  '"creds": TEXT|null,\n"path": PATH|null} (creds is null when --output-file is used)')
 @account_option()
 @click.option("--name", "-n", required=True, metavar="USER", help="The user.")
 @operator_option
@@ -139,7 +139,7 @@ def render_server_config(
 
 
 @generate.command("config", epilog='\b\n--json prints: {"operator", "resolver", "config": TEXT|null, "path": '
-                                   'PATH|null} (config is null when --output-file is used)')
+                                   'PATH|null}\n(config is null when --output-file is used)')
 @operator_option
 @click.option("--resolver", type=click.Choice(["url", "memory", "full", "cache"]), required=True,
               help="url: fetch from accountd; memory: preload every account; full/cache: nats-server's own store.")

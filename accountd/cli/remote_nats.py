@@ -93,11 +93,13 @@ class NatsRemote:
             self._errors.append(str(exc))
 
         try:
-            self._nc = await nats.connect(
+            # nats-py 2.16 retries a refused first connect forever when max_reconnect_attempts is 0
+            # (seen against a closed port); 1 makes it give up after the second try.
+            self._nc = await asyncio.wait_for(nats.connect(
                 servers=[self.url], user_credentials=self._creds, connect_timeout=self.timeout,
-                allow_reconnect=False, max_reconnect_attempts=0, name="accountd push",
-                error_cb=on_error,
-            )
+                allow_reconnect=False, max_reconnect_attempts=1, reconnect_time_wait=0.05,
+                name="accountd push", error_cb=on_error,
+            ), self.timeout * 2 + 1)
         except Exception as exc:
             detail = "; ".join(self._errors) or str(exc) or type(exc).__name__
             raise RemoteError(

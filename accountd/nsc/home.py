@@ -25,9 +25,10 @@ from accountd.nsc.keystore import KeyStore
 from accountd.nsc.lock import HomeLock
 from accountd.nsc.store import OperatorDir
 
-__all__ = ["DEFAULT_HOME", "HOME_ENV", "Home"]
+__all__ = ["DEFAULT_HOME", "HOME_ENV", "LOCK_TIMEOUT_ENV", "Home"]
 
 HOME_ENV = "ACCOUNTD_HOME"
+LOCK_TIMEOUT_ENV = "ACCOUNTD_LOCK_TIMEOUT"
 DEFAULT_HOME = Path("keys")
 """Relative to the current working directory."""
 
@@ -51,9 +52,13 @@ class Home:
 
     @classmethod
     def locate(cls, option: Path | str | None = None) -> Home:
-        """``option``, else ``$ACCOUNTD_HOME``, else ``./keys``."""
+        """``option``, else ``$ACCOUNTD_HOME``, else ``./keys``; ``$ACCOUNTD_LOCK_TIMEOUT`` (seconds, default 60)."""
         chosen = option or os.environ.get(HOME_ENV) or DEFAULT_HOME
-        return cls(Path(chosen))
+        try:
+            timeout = float(os.environ.get(LOCK_TIMEOUT_ENV, "60"))
+        except ValueError:
+            raise LayoutError(f"${LOCK_TIMEOUT_ENV} must be a number of seconds", "unset it or fix it") from None
+        return cls(Path(chosen), lock_timeout=timeout)
 
     @property
     def lock_path(self) -> Path:

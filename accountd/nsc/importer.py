@@ -120,7 +120,7 @@ class _Importer:
                 elif len(parts) == 3 and parts[0] == "accounts":
                     decode_account(token)
                     self.result.accounts += 1
-                elif len(parts) == 5 and parts[0] == "accounts" and parts[3] == "users":
+                elif len(parts) == 4 and parts[0] == "accounts" and parts[2] == "users":
                     decode_user(token)
                     self.result.users += 1
                 else:
