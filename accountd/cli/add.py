@@ -10,12 +10,9 @@ import click
 from accountd.claims.models import AccountClaims, OperatorClaims, UserClaims
 from accountd.cli.claimopts import (
     apply_limits,
-    apply_permissions,
     apply_tags,
     apply_validity,
     limit_options,
-    permission_changes_requested,
-    permission_options,
     tag_options,
     validity_options,
 )
@@ -32,6 +29,7 @@ from accountd.cli.common import (
     written_text,
 )
 from accountd.cli.output import emit, fail
+from accountd.cli.permopts import apply_permissions, permission_changes_requested, permission_options
 from accountd.cli.root import main
 from accountd.nsc import entities
 

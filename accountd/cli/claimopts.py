@@ -1,4 +1,5 @@
-"""Options that change claims, named as nsc names them, and the code that applies them.
+"""Options that change account limits, validity and tags, named as nsc names them (permissions:
+:mod:`accountd.cli.permopts`), the parsers behind them, and the code that applies them.
 
 Numbers accept ``-1``/``unlimited`` and the units ``K M G T`` (1024-based, optional ``B``/``iB``:
 ``1M`` = ``1MiB`` = 1048576). Times (``--expiry``/``--start``): ``0`` (never), a relative
@@ -16,25 +17,19 @@ from typing import Any, Final, TypeVar
 
 import click
 
-from accountd.claims.models import (
-    AccountLimits,
-    JetStreamLimits,
-    ResponsePermission,
-    TimeRange,
-    User,
-    UserPermissionLimits,
-)
+from accountd.claims.models import AccountLimits, JetStreamLimits
 
 __all__ = [
     "apply_limits",
-    "apply_permissions",
     "apply_tags",
     "apply_validity",
+    "cap_help",
     "limit_options",
+    "number_option",
     "parse_duration_ns",
     "parse_number",
     "parse_time",
-    "permission_options",
+    "split_values",
     "stack",
     "tag_options",
     "validity_options",
@@ -46,7 +41,6 @@ _RELATIVE: Final = re.compile(r"^(\d+)([smhdwMy])$")
 _SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "M": 30 * 86400, "y": 365 * 86400}
 _GO_DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _NS: Final = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
-_CLOCK: Final = re.compile(r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$")
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -102,16 +96,16 @@ def parse_duration_ns(text: str) -> int:
     return int(sum(float(n) * _NS[u] for n, u in parts))
 
 
-def _split(values: Iterable[str]) -> list[str]:
+def split_values(values: Iterable[str]) -> list[str]:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
 
-def _cap(text: str) -> str:
+def cap_help(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
-def _number_option(*names: str, help_text: str) -> Any:
-    return click.option(*names, metavar="N", default=None, help=_cap(help_text))
+def number_option(*names: str, help_text: str) -> Any:
+    return click.option(*names, metavar="N", default=None, help=cap_help(help_text))
 
 
 # --- accounts -------------------------------------------------------------------------------
@@ -137,8 +131,8 @@ _JS_LIMITS: Final = [
 
 
 def limit_options() -> Callable[[F], F]:
-    opts: list[Callable[[Any], Any]] = [_number_option(*names, help_text=h) for names, _, h in _LIMITS]
-    opts += [_number_option(flag, flag.lstrip("-").replace("-", "_"), help_text=h) for flag, _, h in _JS_LIMITS]
+    opts: list[Callable[[Any], Any]] = [number_option(*names, help_text=h) for names, _, h in _LIMITS]
+    opts += [number_option(flag, flag.lstrip("-").replace("-", "_"), help_text=h) for flag, _, h in _JS_LIMITS]
     opts += [
         click.option("--wildcard-exports/--no-wildcard-exports", "wildcards", default=None,
                      help="Allow wildcard exports."),
@@ -187,115 +181,6 @@ def apply_limits(limits: AccountLimits, opts: dict[str, Any]) -> list[str]:
     return changes
 
 
-# --- users and scoped signing-key templates ------------------------------------------------------
-
-
-def permission_options() -> Callable[[F], F]:
-    def many(flag: str, help_text: str, metavar: str = "SUBJECT") -> Any:
-        return click.option(flag, multiple=True, metavar=metavar, help=_cap(help_text))
-
-    return stack(
-        many("--allow-pub", "allow publishing to SUBJECT"),
-        many("--allow-sub", "allow subscribing to SUBJECT (may be 'subject queue')"),
-        many("--allow-pubsub", "allow publishing and subscribing"),
-        many("--deny-pub", "deny publishing to SUBJECT"),
-        many("--deny-sub", "deny subscribing to SUBJECT"),
-        many("--deny-pubsub", "deny publishing and subscribing"),
-        many("--rm", "remove SUBJECT from every allow/deny list"),
-        click.option("--allow-pub-response", metavar="N", type=int, default=None,
-                     help="Allow N responses to requests received (reply subjects)."),
-        click.option("--response-ttl", metavar="DURATION", default=None, help="How long responses are allowed (5s)."),
-        click.option("--rm-response-perms", is_flag=True, help="Remove the response permission."),
-        many("--source-network", "only connections from this CIDR", "CIDR"),
-        many("--rm-source-network", "remove a source network", "CIDR"),
-        many("--conn-type", "allowed connection type (STANDARD, WEBSOCKET, LEAFNODE, MQTT, …)", "TYPE"),
-        many("--rm-conn-type", "remove an allowed connection type", "TYPE"),
-        many("--time", "allowed time range HH:MM:SS-HH:MM:SS", "RANGE"),
-        many("--rm-time", "remove an allowed time range (its start HH:MM:SS)", "START"),
-        click.option("--locale", metavar="ZONE", default=None, help="Time zone of --time (IANA name)."),
-        _number_option("--subs", "user_subs", help_text="max subscriptions (-1 unlimited)"),
-        _number_option("--data", "user_data", help_text="max data in bytes"),
-        _number_option("--payload", "user_payload", help_text="max message payload in bytes"),
-        click.option("--bearer/--no-bearer", "bearer", default=None, help="A bearer token: no nonce signature."),
-    )
-
-
-def _add(lst: list[str], values: list[str]) -> bool:
-    new = [v for v in values if v not in lst]
-    lst.extend(new)
-    return bool(new)
-
-
-def apply_permissions(target: User | UserPermissionLimits, opts: dict[str, Any]) -> list[str]:
-    changes: list[str] = []
-    both_allow, both_deny = _split(opts.get("allow_pubsub") or ()), _split(opts.get("deny_pubsub") or ())
-    plan = [
-        (target.pub.allow, _split(opts.get("allow_pub") or ()) + both_allow, "pub.allow"),
-        (target.sub.allow, _split(opts.get("allow_sub") or ()) + both_allow, "sub.allow"),
-        (target.pub.deny, _split(opts.get("deny_pub") or ()) + both_deny, "pub.deny"),
-        (target.sub.deny, _split(opts.get("deny_sub") or ()) + both_deny, "sub.deny"),
-    ]
-    for lst, values, label in plan:
-        if _add(lst, values):
-            changes.append(f"{label}+={','.join(values)}")
-    for subject in _split(opts.get("rm") or ()):
-        for lst in (target.pub.allow, target.pub.deny, target.sub.allow, target.sub.deny):
-            while subject in lst:
-                lst.remove(subject)
-        changes.append(f"removed {subject}")
-    if opts.get("rm_response_perms"):
-        target.resp = None
-        changes.append("resp removed")
-    if opts.get("allow_pub_response") is not None or opts.get("response_ttl"):
-        resp = target.resp or ResponsePermission(max=1, ttl=0)
-        if opts.get("allow_pub_response") is not None:
-            resp.max = int(opts["allow_pub_response"])
-        if opts.get("response_ttl"):
-            resp.ttl = parse_duration_ns(opts["response_ttl"])
-        target.resp = resp
-        changes.append(f"resp max={resp.max} ttl={resp.ttl}ns")
-    if _add(target.src, _split(opts.get("source_network") or ())):
-        changes.append("src")
-    for cidr in _split(opts.get("rm_source_network") or ()):
-        if cidr in target.src:
-            target.src.remove(cidr)
-            changes.append(f"removed src {cidr}")
-    if _add(target.allowed_connection_types, [t.upper() for t in _split(opts.get("conn_type") or ())]):
-        changes.append("allowed_connection_types")
-    for ct in _split(opts.get("rm_conn_type") or ()):
-        if ct.upper() in target.allowed_connection_types:
-            target.allowed_connection_types.remove(ct.upper())
-            changes.append(f"removed connection type {ct.upper()}")
-    for rng in _split(opts.get("time") or ()):
-        start, _, end = rng.partition("-")
-        if not (_CLOCK.match(start) and _CLOCK.match(end)):
-            raise click.BadParameter(f"{rng!r} is not HH:MM:SS-HH:MM:SS", param_hint="--time")
-        target.times.append(TimeRange(start=start, end=end))
-        changes.append(f"time {rng}")
-    for start in _split(opts.get("rm_time") or ()):
-        target.times = [t for t in target.times if t.start != start]
-        changes.append(f"removed time {start}")
-    if opts.get("locale") is not None:
-        target.times_location = opts["locale"]
-        changes.append(f"times_location={target.times_location}")
-    for key, attr in (("user_subs", "subs"), ("user_data", "data"), ("user_payload", "payload")):
-        if opts.get(key) is not None:
-            setattr(target, attr, parse_number(opts[key]))
-            changes.append(f"{attr}={getattr(target, attr)}")
-    if opts.get("bearer") is not None:
-        target.bearer_token = bool(opts["bearer"])
-        changes.append(f"bearer_token={target.bearer_token}")
-    return changes
-
-
-def permission_changes_requested(opts: dict[str, Any]) -> bool:
-    keys = ("allow_pub", "allow_sub", "allow_pubsub", "deny_pub", "deny_sub", "deny_pubsub", "rm",
-            "allow_pub_response", "response_ttl", "rm_response_perms", "source_network", "rm_source_network",
-            "conn_type", "rm_conn_type", "time", "rm_time", "locale", "user_subs", "user_data",
-            "user_payload", "bearer")
-    return any(opts.get(k) not in (None, (), False) for k in keys)
-
-
 # --- common ---------------------------------------------------------------------------------------
 
 
@@ -326,12 +211,12 @@ def tag_options() -> Callable[[F], F]:
 
 def apply_tags(tags: list[str], opts: dict[str, Any]) -> list[str]:
     changes = []
-    for tag in _split(opts.get("tag") or ()):
+    for tag in split_values(opts.get("tag") or ()):
         t = tag.strip().lower()
         if t not in tags:
             tags.append(t)
             changes.append(f"tag+={t}")
-    for tag in _split(opts.get("rm_tag") or ()):
+    for tag in split_values(opts.get("rm_tag") or ()):
         t = tag.strip().lower()
         if t in tags:
             tags.remove(t)

@@ -209,7 +209,9 @@ def dev(data: Path, http_port: int, nats_port: int, as_json: bool, home: Path | 
         remote = HttpRemote(asu, 10)
         for pub, token in ents.accounts.items():
             resp = remote.push(pub, token)
-            if resp.status not in (200, 201, 202) and not stop.is_set():
+            if resp.status == 409:  # the store already holds a newer JWT (pushed from elsewhere): keep it
+                say(f"note: accountd keeps its newer JWT for {pub}: {resp.body.strip()}")
+            elif resp.status not in (200, 201, 202) and not stop.is_set():
                 fail(f"pushing {pub} to accountd failed: HTTP {resp.status} {resp.body.strip()}", f"see {serve_log}")
         if not stop.is_set():
             try:

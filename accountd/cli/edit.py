@@ -12,12 +12,9 @@ from accountd.claims.models import ScopedSigningKey, UserPermissionLimits
 from accountd.claims.validate import Trust
 from accountd.cli.claimopts import (
     apply_limits,
-    apply_permissions,
     apply_tags,
     apply_validity,
     limit_options,
-    permission_changes_requested,
-    permission_options,
     tag_options,
     validity_options,
 )
@@ -33,6 +30,7 @@ from accountd.cli.common import (
     waiting,
 )
 from accountd.cli.output import emit, fail, say
+from accountd.cli.permopts import apply_permissions, permission_changes_requested, permission_options
 from accountd.cli.root import main
 from accountd.nsc.atomic import Transaction
 from accountd.nsc.home import Home

@@ -15,7 +15,15 @@ import click
 
 from accountd.claims.keys import Role, public_role
 from accountd.cli.claimopts import parse_time
-from accountd.cli.common import JsonGroup, account_option, nsc_command, open_home, operator_option, pick_account
+from accountd.cli.common import (
+    JsonGroup,
+    account_option,
+    nsc_command,
+    open_home,
+    operator_option,
+    pick_account,
+    waiting,
+)
 from accountd.cli.describe import when
 from accountd.cli.output import emit, fail, table
 from accountd.cli.root import main
@@ -62,7 +70,7 @@ def add_user(account: str | None, operator: str | None, name: str | None, user_p
              at: str | None, as_json: bool, home: Path | None) -> None:
     """Revoke a user (or all users issued so far with --user-public-key '*')."""
     h = open_home(home)
-    with h.writing() as tx:
+    with h.writing(waiting) as tx:
         opdir = h.pick_operator(operator)
         account_name = pick_account(opdir, account)
         key, user = _target(opdir, account_name, name, user_public_key)
@@ -85,7 +93,7 @@ def delete_user(account: str | None, operator: str | None, name: str | None, use
                 as_json: bool, home: Path | None) -> None:
     """Lift a user's revocation."""
     h = open_home(home)
-    with h.writing() as tx:
+    with h.writing(waiting) as tx:
         opdir = h.pick_operator(operator)
         account_name = pick_account(opdir, account)
         key, user = _target(opdir, account_name, name, user_public_key)
