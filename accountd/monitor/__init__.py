@@ -1,0 +1,36 @@
+"""System-events monitoring: who is connected, which servers are healthy, who failed to log in.
+
+A :class:`Monitor` subscribes to the ``$SYS`` events on a system-account connection and keeps a
+:class:`MonitorState`; :func:`add_monitor_routes` shows it over HTTP (JSON, ``/metrics``, a status
+page); ``accountd events`` and ``accountd servers`` show it on the command line.
+
+    shapes.py   the JSON objects inside events (server, client, stats…), unknown fields kept
+    events.py   typed events decoded from nats-server's JSON (2.9 … 2.15)
+    state.py    live state and its JSON views
+    monitor.py  the subscriptions and the periodic PING discovery
+    metrics.py  the Prometheus collector
+    page.py     the status page (static/ holds its template, CSS and JS)
+    web.py      the aiohttp routes
+"""
+
+from accountd.monitor.events import Event, MalformedEvent, decode, decode_statsz
+from accountd.monitor.metrics import METRICS, MonitorCollector
+from accountd.monitor.monitor import EVENT_SUBJECTS, Monitor, collect_replies, ping_servers
+from accountd.monitor.state import MonitorState
+from accountd.monitor.web import add_monitor_routes, attach
+
+__all__ = [
+    "EVENT_SUBJECTS",
+    "METRICS",
+    "Event",
+    "MalformedEvent",
+    "Monitor",
+    "MonitorCollector",
+    "MonitorState",
+    "add_monitor_routes",
+    "attach",
+    "collect_replies",
+    "decode",
+    "decode_statsz",
+    "ping_servers",
+]

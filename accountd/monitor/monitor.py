@@ -1,0 +1,257 @@
+"""The NATS side of the monitor: ``$SYS`` subscriptions and periodic PING discovery.
+
+The nats-py connection belongs to the caller (a system-account user); :class:`Monitor` only
+subscribes on it and unsubscribes again in :meth:`Monitor.stop`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from functools import partial
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from prometheus_client import CollectorRegistry
+
+from accountd.monitor.events import (
+    Event,
+    MalformedEvent,
+    StatszEvent,
+    decode,
+    decode_account_statz,
+    decode_statsz,
+    kind_of_subject,
+)
+from accountd.monitor.metrics import MonitorCollector
+from accountd.monitor.state import AccountNamer, MonitorState
+
+__all__ = ["EVENT_SUBJECTS", "Monitor", "collect_replies", "ping_servers"]
+
+log = logging.getLogger("accountd.monitor")
+
+EVENT_SUBJECTS = (
+    "$SYS.ACCOUNT.*.CONNECT",
+    "$SYS.ACCOUNT.*.DISCONNECT",
+    # Every CONNS goes out twice, here and on $SYS.ACCOUNT.<acc>.SERVER.CONNS, with the same event id
+    # (observed on 2.9.10 and 2.15.1): subscribe to the legacy subject only.
+    "$SYS.SERVER.ACCOUNT.*.CONNS",
+    "$SYS.SERVER.*.CLIENT.AUTH.ERR",
+    "$SYS.ACCOUNT.*.LEAFNODE.CONNECT",
+    "$SYS.SERVER.*.STATSZ",
+    "$SYS.SERVER.*.SHUTDOWN",
+)
+SERVER_PING = "$SYS.REQ.SERVER.PING"
+ACCOUNT_PING = "$SYS.REQ.ACCOUNT.PING.STATZ"
+
+Listener = Callable[[Event], None]
+
+
+async def collect_replies(
+    nc: Client, subject: str, payload: bytes = b"", *, quiet: float = 0.25, timeout: float = 2.0
+) -> list[Msg]:
+    """Publish a request that many servers answer; collect replies until ``quiet`` seconds pass
+    without one (or ``timeout`` in all). ``request()`` would stop at the first reply."""
+    inbox = nc.new_inbox()
+    replies: list[Msg] = []
+    arrived = asyncio.Event()
+
+    no_responders = False
+
+    async def on_reply(msg: Msg) -> None:
+        nonlocal no_responders
+        if msg.headers and msg.headers.get("Status") == "503":
+            # Nobody subscribes to $SYS.REQ.* in the caller's account: not a system-account user
+            # (observed with nats-server 2.15.1 and nats-py 2.16: an instant empty 503 status reply).
+            no_responders = True
+        else:
+            replies.append(msg)
+        arrived.set()
+
+    sub = await nc.subscribe(inbox, cb=on_reply)
+    try:
+        await nc.publish(subject, payload, reply=inbox)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (remaining := deadline - loop.time()) > 0 and not no_responders:
+            arrived.clear()
+            try:
+                await asyncio.wait_for(arrived.wait(), min(quiet, remaining) if replies else remaining)
+            except TimeoutError:
+                if replies:
+                    break
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+    return replies
+
+
+async def ping_servers(nc: Client, *, quiet: float = 0.25, timeout: float = 2.0) -> tuple[list[StatszEvent], int]:
+    """Ask every server for its stats: ``(replies, how many replies were malformed)``."""
+    events, bad = [], 0
+    for msg in await collect_replies(nc, SERVER_PING, quiet=quiet, timeout=timeout):
+        try:
+            events.append(decode_statsz(msg.subject, msg.data))
+        except MalformedEvent:
+            bad += 1
+    return events, bad
+
+
+class Monitor:
+    """Subscribes to the ``$SYS`` events on ``nc`` and keeps :attr:`state` current.
+
+    ``nc`` may also be given later, to :meth:`start` (the state and its views work meanwhile).
+
+    ``ping_interval`` seconds apart (``None``: only once, at start) it asks every server for its
+    stats and account connections. Server status ages out: ``stale`` after ``stale_after`` seconds
+    of silence (default 2.5 intervals), ``gone`` after ``gone_after`` (default 6 intervals).
+    Metrics are collected into :attr:`registry`; pass your own ``registry`` to share one.
+    """
+
+    def __init__(
+        self,
+        nc: Client | None = None,
+        *,
+        account_name: AccountNamer | None = None,
+        ping_interval: float | None = 10.0,
+        quiet: float = 0.25,
+        ping_timeout: float = 2.0,
+        recent: int = 200,
+        stale_after: float | None = None,
+        gone_after: float | None = None,
+        forget_after: float = 3600.0,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.nc = nc
+        self.ping_interval = ping_interval
+        self.quiet = quiet
+        self.ping_timeout = ping_timeout
+        base = ping_interval or 10.0
+        self.state = MonitorState(
+            account_name=account_name,
+            recent=recent,
+            stale_after=stale_after if stale_after is not None else 2.5 * base,
+            gone_after=gone_after if gone_after is not None else 6 * base,
+            forget_after=forget_after,
+        )
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.registry.register(MonitorCollector(self.state))
+        self.pings = 0
+        self._subs: list[Subscription] = []
+        self._task: asyncio.Task[None] | None = None
+        self._listeners: list[Listener] = []
+        self._changed = asyncio.Condition()
+
+    # ------------------------------------------------------------------------------------ lifecycle
+
+    async def start(self, nc: Client | None = None) -> None:
+        """Subscribe, then run the first discovery round in the background.
+
+        nats-py re-subscribes by itself after a reconnect, so this runs once per connection.
+        """
+        if self.running:
+            return
+        if nc is not None:
+            self.nc = nc
+        if self.nc is None:
+            raise RuntimeError("Monitor.start() needs a NATS connection")
+        for subject in EVENT_SUBJECTS:
+            self._subs.append(await self.nc.subscribe(subject, cb=self._on_event))
+        await self.nc.flush()
+        self._task = asyncio.create_task(self._ping_loop(), name="monitor-ping")
+
+    async def stop(self) -> None:
+        """Unsubscribe and stop pinging; the connection stays open (it is the caller's)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for sub in self._subs:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._subs.clear()
+
+    @property
+    def running(self) -> bool:
+        """Subscribed (between :meth:`start` and :meth:`stop`)."""
+        return bool(self._subs)
+
+    async def __aenter__(self) -> Monitor:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------------------------ listeners
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event)`` for every event the state did not ignore; returns a remover."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    async def wait_until(self, predicate: Callable[[MonitorState], bool], timeout: float = 10.0) -> None:
+        """Return once ``predicate(state)`` holds, checking after every event; TimeoutError if not."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self.state)), timeout)
+
+    # ------------------------------------------------------------------------------------ discovery
+
+    async def refresh(self) -> None:
+        """One discovery round now: every server's stats and account connections."""
+        if self.nc is None:
+            raise RuntimeError("Monitor.refresh() needs a NATS connection")
+        self.pings += 1
+        servers, accounts = await asyncio.gather(
+            collect_replies(self.nc, SERVER_PING, quiet=self.quiet, timeout=self.ping_timeout),
+            collect_replies(self.nc, ACCOUNT_PING, quiet=self.quiet, timeout=self.ping_timeout),
+        )
+        for msg in servers:
+            await self._handle("stats", partial(decode_statsz, msg.subject, msg.data))
+        for msg in accounts:
+            await self._handle("account_statz", partial(decode_account_statz, msg.subject, msg.data))
+
+    async def _ping_loop(self) -> None:
+        while True:
+            if self.nc is not None and self.nc.is_connected:
+                try:
+                    await self.refresh()
+                except Exception as exc:  # a failed round must not end the loop
+                    log.warning("server discovery failed: %s", exc)
+            if self.ping_interval is None:
+                return
+            await asyncio.sleep(self.ping_interval)
+
+    # ------------------------------------------------------------------------------------- handling
+
+    async def _on_event(self, msg: Msg) -> None:
+        kind, _ = kind_of_subject(msg.subject)
+        await self._handle(kind, partial(decode, msg.subject, msg.data))
+
+    async def _handle(self, kind: str, decoder: Callable[[], Event]) -> None:
+        try:
+            event = decoder()
+        except MalformedEvent as exc:
+            self.state.note_malformed(kind)
+            log.debug("skipped a malformed %s event: %s", kind or "unknown", exc)
+        else:
+            try:
+                relevant = self.state.apply(event)
+            except Exception:  # a bug here must not end the subscription
+                log.exception("could not apply a %s event", kind)
+                relevant = True
+            if relevant:
+                self._notify(event)
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _notify(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("a monitor listener failed")

@@ -1,0 +1,138 @@
+// Re-renders the status page from the /-/monitor/* JSON every 2 s (same markup as page.py).
+(function () {
+  "use strict";
+  var base = document.body.getAttribute("data-base") || "./";
+  var polls = 0;
+
+  function e(v) {
+    return String(v === null || v === undefined ? "" : v).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;" }[c];
+    });
+  }
+  function num(v) {
+    if (v === null || v === undefined) return "—";
+    var digits = Number.isInteger(v) || Math.abs(v) >= 100 ? 0 : 1;
+    return v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  }
+  function bytes(v) {
+    if (v === null || v === undefined) return "—";
+    var units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    for (var i = 0; i < units.length; i++) {
+      if (Math.abs(v) < 1024 || i === units.length - 1) return i === 0 ? v.toFixed(0) + " B" : v.toFixed(1) + " " + units[i];
+      v = v / 1024;
+    }
+  }
+  function shortKey(k) { k = k || ""; return k.length <= 14 ? k : k.slice(0, 6) + "…" + k.slice(-4); }
+  function clock(iso) { return iso ? iso.slice(11, 19) : "—"; }
+  function ago(s) {
+    if (s < 1) return "just now";
+    if (s < 120) return s.toFixed(0) + " s ago";
+    if (s < 7200) return (s / 60).toFixed(0) + " min ago";
+    return (s / 3600).toFixed(0) + " h ago";
+  }
+  function keyCell(name, key) {
+    var label = name ? '<div class="strong">' + e(name) + "</div>" : '<div class="muted">unnamed</div>';
+    return label + '<div class="key" title="' + e(key) + '">' + e(shortKey(key)) + "</div>";
+  }
+  function who(name, key) {
+    if (name) return '<span title="' + e(key) + '">' + e(name) + "</span>";
+    return '<span class="key" title="' + e(key) + '">' + (e(shortKey(key)) || "—") + "</span>";
+  }
+  function empty(cols, text) { return '<tr class="empty"><td colspan="' + cols + '">' + e(text) + "</td></tr>"; }
+
+  function serverRows(list) {
+    if (!list.length) return empty(14, "No server has answered yet.");
+    return list.map(function (s) {
+      var cpu = s.cpu, width = Math.min(100, cpu || 0), r = s.rates;
+      return '<tr data-server="' + e(s.id) + '">' +
+        '<td><span class="pill ' + e(s.status) + '">' + e(s.status) + "</span></td>" +
+        "<td>" + keyCell(s.name, s.id) + "</td>" +
+        "<td>" + e(s.cluster || "—") + "</td><td>" + e(s.version) + "</td>" +
+        '<td class="num strong" data-field="connections">' + num(s.connections) + "</td>" +
+        '<td class="num">' + num(s.subscriptions) + "</td>" +
+        '<td><span class="bar' + (width >= 75 ? " hot" : "") + '"><span style="width:' + width.toFixed(0) + '%"></span></span>' +
+        (cpu === null ? "—" : cpu.toFixed(0) + "%") + "</td>" +
+        '<td class="num">' + bytes(s.mem) + "</td>" +
+        '<td class="num">' + num(r.in_msgs) + '</td><td class="num">' + num(r.out_msgs) + "</td>" +
+        '<td class="num">' + bytes(s.in_bytes) + '</td><td class="num">' + bytes(s.out_bytes) + "</td>" +
+        '<td class="num">' + num(s.slow_consumers) + "</td>" +
+        '<td class="muted">' + ago(s.age_seconds) + "</td></tr>";
+    }).join("");
+  }
+  function accountRows(list) {
+    list = list.filter(function (a) { return a.connections || a.leafnodes || a.connects || a.disconnects; });
+    if (!list.length) return empty(5, "No client connections seen yet.");
+    return list.map(function (a) {
+      var chips = Object.keys(a.servers).map(function (k) {
+        return '<span class="chip">' + e(k) + ": " + a.servers[k] + "</span>";
+      }).join("") || "—";
+      var leafs = a.leafnodes ? '<div class="key">+' + a.leafnodes + " leafnodes</div>" : "";
+      return '<tr data-account="' + e(a.account) + '"><td>' + keyCell(a.name, a.account) + "</td>" +
+        '<td class="num"><span class="big" data-field="connections">' + a.connections + "</span>" + leafs + "</td>" +
+        "<td>" + chips + '</td><td class="num">' + a.connects + '</td><td class="num">' + a.disconnects + "</td></tr>";
+    }).join("");
+  }
+  function eventRows(list) {
+    if (!list.length) return empty(8, "No connects or disconnects yet.");
+    return list.map(function (ev) {
+      var c = ev.client;
+      return '<tr data-kind="' + e(ev.kind) + '"><td class="muted">' + clock(ev.time) + "</td>" +
+        '<td><span class="pill ' + e(ev.kind) + '">' + e(ev.kind) + "</span></td>" +
+        "<td>" + who(ev.account_name, ev.account) + "</td><td>" + who(ev.user_name, ev.user) + "</td>" +
+        "<td>" + e(c.name || "—") + '</td><td class="key">' + e(c.host) + "</td><td>" + e(ev.server) + "</td>" +
+        '<td class="reason">' + e(ev.reason || "") + "</td></tr>";
+    }).join("");
+  }
+  function authRows(list) {
+    if (!list.length) return empty(5, "No authentication errors.");
+    return list.map(function (ev) {
+      var c = ev.client;
+      return '<tr><td class="muted">' + clock(ev.time) + "</td><td>" + e(ev.server) + "</td>" +
+        "<td>" + e(c.name || "—") + '<div class="key">' + e(c.host) + "</div></td>" +
+        "<td>" + who(ev.user_name, ev.user) + '</td><td class="reason bad">' + e(ev.reason || "") + "</td></tr>";
+    }).join("");
+  }
+  function tile(key, health, label, value, hint) {
+    var el = document.getElementById("tile-" + key);
+    el.setAttribute("data-health", health);
+    el.querySelector(".value").textContent = value;
+    el.querySelector(".hint").textContent = hint;
+  }
+  function tiles(t, lastAuth) {
+    var up = t.servers_up, total = t.servers;
+    tile("servers", !total ? "idle" : up === total ? "ok" : !up ? "bad" : "warn", "Servers up", up + " / " + total,
+      t.servers_stale + " stale · " + t.servers_gone + " gone");
+    tile("connections", total ? "ok" : "idle", "Connections", t.connections.toLocaleString("en-US"),
+      t.accounts + " accounts · " + t.leafnodes + " leafnodes");
+    tile("churn", total ? "ok" : "idle", "Connects / disconnects",
+      t.connects.toLocaleString("en-US") + " / " + t.disconnects.toLocaleString("en-US"), "since accountd started");
+    tile("auth", t.auth_errors ? "bad" : "ok", "Auth errors", t.auth_errors.toLocaleString("en-US"),
+      lastAuth ? "last " + clock(lastAuth.time) + " on " + lastAuth.server : "none seen");
+  }
+  function body(id, html) { document.querySelector("#" + id + " tbody").innerHTML = html; }
+  function get(path) {
+    return fetch(base + path, { headers: { Accept: "application/json" }, cache: "no-store" }).then(function (r) {
+      if (!r.ok) throw new Error(path + ": HTTP " + r.status);
+      return r.json();
+    });
+  }
+  function refresh() {
+    Promise.all([get("-/monitor/servers"), get("-/monitor/accounts"), get("-/monitor/events?limit=50"),
+                 get("-/monitor/auth-errors?limit=50")]).then(function (res) {
+      body("servers", serverRows(res[0].servers));
+      body("accounts", accountRows(res[1].accounts));
+      body("events", eventRows(res[2].events));
+      body("auth-errors", authRows(res[3].auth_errors));
+      tiles(res[1].totals, res[3].auth_errors[0]);
+      polls += 1;
+      document.body.setAttribute("data-polls", String(polls));
+      document.getElementById("live").setAttribute("data-state", "live");
+      document.getElementById("updated").textContent = "live · updated " + new Date().toISOString().slice(11, 19) + " UTC";
+    }).catch(function (err) {
+      document.getElementById("live").setAttribute("data-state", "error");
+      document.getElementById("updated").textContent = "cannot refresh: " + err.message;
+    });
+  }
+  refresh();
+  setInterval(refresh, 2000);
+})();

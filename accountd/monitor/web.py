@@ -1,0 +1,119 @@
+"""HTTP views of the monitor: JSON under ``/-/monitor/``, ``/metrics`` and the status page.
+
+The handlers only read :class:`~accountd.monitor.state.MonitorState` and the metrics registry;
+they never talk to NATS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from aiohttp import web
+from nats.aio.client import Client
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from accountd.monitor.monitor import Monitor
+from accountd.monitor.page import render_status_page
+from accountd.monitor.state import AccountNamer
+
+__all__ = ["add_monitor_routes", "attach"]
+
+MAX_LIMIT = 1000
+
+
+def _limit(request: web.Request, default: int = 100) -> int:
+    raw = request.query.get("limit", "")
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"limit must be an integer, not {raw!r}") from None
+    return max(0, min(value, MAX_LIMIT))
+
+
+def add_monitor_routes(app: web.Application, monitor: Monitor, *, root: bool = True, metrics: bool = True) -> None:
+    """Add the monitor's routes to ``app``; with ``root`` the status page also answers ``GET /``;
+    ``metrics=False`` leaves ``/metrics`` to the caller (serve ``monitor.registry`` there).
+
+    =================================  ==================================================
+    ``GET /-/monitor/servers``         servers with status, load and traffic; ``totals``
+    ``GET /-/monitor/accounts``        per-account connections and counters; ``totals``
+    ``GET /-/monitor/events``          recent connects/disconnects, newest first
+                                       (``?limit=``, ``?account=`` key or name, repeatable,
+                                       ``?kind=connect|disconnect``)
+    ``GET /-/monitor/auth-errors``     recent authentication errors, newest first (``?limit=``)
+    ``GET /metrics``                   Prometheus text format from ``monitor.registry``
+    ``GET /-/status`` (and ``/``)      the status page
+    =================================  ==================================================
+    """
+    state = monitor.state
+
+    async def servers(request: web.Request) -> web.Response:
+        return web.json_response({"servers": state.servers_view(), "totals": state.totals()})
+
+    async def accounts(request: web.Request) -> web.Response:
+        return web.json_response({"accounts": state.accounts_view(), "totals": state.totals()})
+
+    async def events(request: web.Request) -> web.Response:
+        rows = state.events_view(
+            _limit(request), accounts=request.query.getall("account", []), kinds=request.query.getall("kind", [])
+        )
+        return web.json_response({"events": rows})
+
+    async def auth_errors(request: web.Request) -> web.Response:
+        total = sum(state.auth_errors_by_server.values())
+        return web.json_response({"auth_errors": state.auth_errors_view(_limit(request)), "total": total})
+
+    async def prometheus(request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(monitor.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def status(request: web.Request) -> web.Response:
+        # Relative links keep the page working behind a proxy that mounts accountd under a prefix.
+        base = "../" if request.path.endswith("/-/status") else "./"
+        return web.Response(text=render_status_page(state, base=base), content_type="text/html")
+
+    app.router.add_get("/-/monitor/servers", servers)
+    app.router.add_get("/-/monitor/accounts", accounts)
+    app.router.add_get("/-/monitor/events", events)
+    app.router.add_get("/-/monitor/auth-errors", auth_errors)
+    if metrics:
+        app.router.add_get("/metrics", prometheus)
+    app.router.add_get("/-/status", status)
+    if root:
+        app.router.add_get("/", status)
+
+
+class _Bus(Protocol):
+    """What :func:`attach` needs of :class:`accountd.bus.Bus`."""
+
+    def on_connect(self, callback: Callable[[Client], Awaitable[None]]) -> None: ...
+
+
+def attach(
+    app: web.Application,
+    bus: _Bus,
+    account_name: AccountNamer | None = None,
+    extras: dict[str, Any] | None = None,
+    *,
+    registry: CollectorRegistry | None = None,
+) -> Monitor:
+    """Wire a :class:`Monitor` into ``app`` on a background-connecting bus.
+
+    Call it before the bus first connects. The routes answer at once (empty until NATS connects);
+    the monitor starts on the bus's first connect and stops on app cleanup. ``extras["monitor"]``
+    is set when ``extras`` is given.
+    """
+    monitor = Monitor(account_name=account_name, registry=registry)
+    add_monitor_routes(app, monitor)
+
+    async def start(nc: Client) -> None:
+        await monitor.start(nc)
+
+    async def stop(_: web.Application) -> None:
+        await monitor.stop()
+
+    bus.on_connect(start)
+    app.on_cleanup.append(stop)
+    if extras is not None:
+        extras["monitor"] = monitor
+    return monitor

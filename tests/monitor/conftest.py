@@ -1,0 +1,36 @@
+"""A real nats-server in operator mode with a system account, started once per test module."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from harness import VectorSet
+
+from accountd.monitor import Monitor
+from accountd.natsserver import NatsServer
+
+from .support import memory_config, names, open_client
+
+
+@pytest.fixture(scope="module")
+def op_server(
+    basic: VectorSet, nats_server_binary: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[NatsServer]:
+    server = NatsServer(workdir=tmp_path_factory.mktemp("nats"), config=memory_config(basic), name="n1",
+                        binary=nats_server_binary)  # fmt: skip
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def monitor(op_server: NatsServer, basic: VectorSet) -> AsyncIterator[Monitor]:
+    """A started monitor on its own system-account connection, knowing the names SYS and A."""
+    nc = await open_client(op_server.url, basic.file("sys.creds"), "monitor")
+    mon = Monitor(nc, account_name=names(basic).get, ping_interval=None)
+    await mon.start()
+    await mon.wait_until(lambda s: bool(s.servers), timeout=10)
+    yield mon
+    await mon.stop()
+    await nc.close()
