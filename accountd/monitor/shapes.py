@@ -196,7 +196,7 @@ class ClientInfo:
     cluster: str = ""
     kind: str = ""
     client_type: str = ""
-    name_tag: str = ""
+    name_tag: str = ""  # the user's name on 2.9.10 but the account's on 2.15.1 (observed): not used for names
     issuer_key: str = ""
     tags: tuple[str, ...] = ()
     jwt: str = field(default="", repr=False)
