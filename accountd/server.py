@@ -13,14 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from accountd import __version__
 from accountd.bus import Bus, Notifier, Responder
 from accountd.claims import ClaimsError, Role, Trust, extract_jwt, load_seed, validate_operator
 from accountd.config import ConfigError, Settings
+from accountd.monitor import attach
 from accountd.service import AccountService, ManagedPolicy
 from accountd.store import Store, StoreError, open_store
 from accountd.web.app import build_app
+from accountd.web.metrics import AccountdCollector, RequestCounts
 
 __all__ = ["configure_logging", "run", "serve"]
 
@@ -89,6 +92,10 @@ class Server:
         self.service.on_change = self.notifier.kick
         self.responder = Responder(self.service, name=settings.name, silent_miss=settings.lookup_miss == "silent")
         self.extras: dict[str, Any] = {}
+        self.requests = RequestCounts()
+        self.registry = CollectorRegistry()
+        self.registry.register(AccountdCollector(
+            self.requests, self.store.stats, self.service.stats, self.notifier.stats, lambda: self.responder.counters))
         self.runner: web.AppRunner | None = None
         self.address: tuple[str, int] = settings.host_port
 
@@ -104,7 +111,7 @@ class Server:
             self.bus.start()
         self.notifier.start()
         app = build_app(self.service, self.notifier, self.operator_jwt, config=self.settings.public(),
-                        extra_stats=self._extra_stats)
+                        extra_stats=self._extra_stats, request_counts=self.requests)
         self._attach_monitor(app)
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=10)
         await self.runner.setup()
@@ -127,14 +134,17 @@ class Server:
         log.info("nats-server config line: resolver: URL(%s/jwt/v1/accounts/)", base.rstrip("/"))
 
     def _attach_monitor(self, app: web.Application) -> None:
-        """System-events monitoring, when the monitor package is present and NATS is configured."""
-        if self.bus is None:
-            return
-        from accountd import monitor
+        """System-events monitoring (status page, /-/monitor, /metrics) when NATS is configured.
 
-        attach = getattr(monitor, "attach", None)
-        if attach is not None:
-            attach(app, self.bus, self._account_name, self.extras)
+        Without NATS there are no events to watch: /metrics then has accountd's own series only.
+        """
+        if self.bus is None:
+            app.router.add_get("/metrics", self._metrics)
+            return
+        attach(app, self.bus, self._account_name, self.extras, registry=self.registry)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     def _account_name(self, account: str) -> str | None:
         entry = self.service.cached(account)
@@ -180,7 +190,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
 def run(settings: Settings) -> int:
     configure_logging(settings.log_level, settings.log_format)
     try:
-        import uvloop  # noqa: PLC0415 - optional: ~25% more GETs per second (BENCHMARKS.md)
+        import uvloop  # optional: more GETs per second (BENCHMARKS.md)
     except ImportError:
         return asyncio.run(serve(settings))
     return int(uvloop.run(serve(settings)))

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from accountd import __version__
 from accountd.bus.notifier import Notifier
@@ -13,6 +14,7 @@ from accountd.service import AccountService
 from accountd.web.accounts import MAX_BODY, AccountsAPI
 from accountd.web.errors import error_middleware
 from accountd.web.introspect import Introspection
+from accountd.web.metrics import RequestCounts
 
 __all__ = ["build_app", "help_text"]
 
@@ -44,24 +46,32 @@ def help_text() -> str:
     return "\n".join(lines)
 
 
-@web.middleware
-async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Any origin echoed, no credentials (what rs/cors did for the original)."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return await error_middleware(request, handler)
-    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-        return web.Response(status=204, headers={
-            "Access-Control-Allow-Origin": origin,
-            "Access-Control-Allow-Methods": "GET, HEAD, POST, DELETE",
-            "Access-Control-Allow-Headers": request.headers.get("Access-Control-Request-Headers", "*"),
-            "Vary": "Origin",
-        })
-    response = await error_middleware(request, handler)
-    response.headers["Access-Control-Allow-Origin"] = origin
-    response.headers["Access-Control-Expose-Headers"] = "Authorization, ETag"
-    response.headers["Vary"] = "Origin"
-    return response
+def edge_middleware(counts: RequestCounts) -> Middleware:
+    """The one middleware on the hot path: counts requests, answers CORS, wraps error handling.
+
+    CORS as rs/cors did it for the original: any origin echoed, no credentials.
+    """
+
+    @web.middleware
+    async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        if origin is not None and request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            response: web.StreamResponse = web.Response(status=204, headers={
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Methods": "GET, HEAD, POST, DELETE",
+                "Access-Control-Allow-Headers": request.headers.get("Access-Control-Request-Headers", "*"),
+                "Vary": "Origin",
+            })
+        else:
+            response = await error_middleware(request, handler)
+            if origin is not None:
+                response.headers["Access-Control-Allow-Origin"] = origin
+                response.headers["Access-Control-Expose-Headers"] = "Authorization, ETag"
+                response.headers["Vary"] = "Origin"
+        counts[request.method, response.status] += 1
+        return response
+
+    return edge
 
 
 def build_app(
@@ -71,9 +81,10 @@ def build_app(
     *,
     config: dict[str, Any] | None = None,
     extra_stats: Callable[[], dict[str, Any]] | None = None,
+    request_counts: RequestCounts | None = None,
 ) -> web.Application:
-    # One middleware layer on the hot path: CORS wraps the error handling itself.
-    app = web.Application(middlewares=[cors_middleware], client_max_size=MAX_BODY + 1)
+    counts = request_counts if request_counts is not None else RequestCounts()
+    app = web.Application(middlewares=[edge_middleware(counts)], client_max_size=MAX_BODY + 1)
     api = AccountsAPI(service, notifier, operator_jwt, help_text())
     intro = Introspection(service, notifier, config or {}, extra_stats)
     app.add_routes([
