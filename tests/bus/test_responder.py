@@ -182,3 +182,17 @@ async def test_get_with_notify_republishes(connected: tuple[Running, Client]) ->
     async with api.http.get(api.account_url(a.pub) + "?notify=true") as r:
         assert r.status == 200
     assert (await sub.next_msg(timeout=5)).data.decode() == a.jwt
+
+
+async def test_metrics_with_nats_has_monitor_and_accountd_series(connected: tuple[Running, Client]) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    api, _ = connected
+    monitor = api.server.extras["monitor"]
+    await monitor.wait_until(lambda state: len(state.servers) >= 1, timeout=10)
+    async with api.http.get(api.url + "/metrics") as r:
+        names = {f.name for f in text_string_to_metric_families(await r.text())}
+    assert {"nats_server_up", "nats_account_connections", "accountd_outbox_depth", "accountd_http_requests"} <= names
+    async with api.http.get(api.url + "/-/status") as r:
+        assert r.status == 200
+        assert "text/html" in r.headers["Content-Type"]
