@@ -45,9 +45,11 @@ class Dev:
                 raise AssertionError(f"dev exited early: {self.proc.wait()}\n{self.proc.stderr.read()}")  # type: ignore[union-attr]
             text += line
             try:
-                return dict(json.loads(text))
+                doc = dict(json.loads(text))
             except ValueError:
                 continue
+            assert "nats_url" in doc, f"dev failed: {doc}\nexit code {self.proc.wait(30)}\n{self.proc.stderr.read()}"  # type: ignore[union-attr]
+            return doc
 
     def stop(self) -> tuple[int, str]:
         self.proc.send_signal(signal.SIGINT)

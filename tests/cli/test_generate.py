@@ -58,6 +58,10 @@ async def pubsub(url: str, sender: Path, receiver: Path) -> bytes:
     b = await nats.connect(url, user_credentials=str(sender))
     try:
         sub = await a.subscribe("greet")
+        # nats-py puts a flush's PING *before* pending commands, so its PONG can come back before the
+        # server saw the SUB (observed: a publish from another connection got lost). The second
+        # PING goes out after the SUB, so its PONG proves the subscription exists.
+        await a.flush()
         await a.flush()
         await b.publish("greet", b"hello")
         return (await sub.next_msg(timeout=5)).data
