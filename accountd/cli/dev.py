@@ -120,6 +120,7 @@ def _human(doc: dict[str, Any]) -> str:
         "accountd dev is running — Ctrl-C stops accountd and nats-server",
         "",
         f"  account server  {doc['account_server_url']}  (health: {doc['http_url']}/healthz)",
+        f"  status page     {doc['http_url']}/  (servers, connections, auth errors; /metrics)",
         f"  nats-server     {doc['nats_url']}  (operator mode, URL resolver -> accountd)",
         f"  demo creds      {doc['demo_creds']}",
         f"  system creds    {doc['system_creds']}",
