@@ -21,7 +21,7 @@ from accountd.claims import ClaimsError, Role, Trust, extract_jwt, load_seed, va
 from accountd.config import ConfigError, Settings
 from accountd.monitor import attach
 from accountd.service import AccountService, ManagedPolicy
-from accountd.store import Store, StoreError, open_store
+from accountd.store import KVStore, Store, StoreError, open_store
 from accountd.web.app import build_app
 from accountd.web.metrics import AccountdCollector, RequestCounts
 
@@ -80,7 +80,7 @@ class Server:
                 signer = load_seed(Path(settings.signing_key), Role.OPERATOR)
             except ClaimsError as exc:
                 raise ConfigError(f"--signing-key {settings.signing_key}: {exc.message}") from None
-        self.store: Store = store or open_store(settings.store)
+        self.store: Store = store or open_store(settings.store, nats=settings.nats, creds=settings.creds)
         policy = ManagedPolicy(settings.allow_new_accounts, dict(settings.max_limits), settings.clamp_limits)
         try:
             self.service = AccountService(self.store, self.trust, signer=signer, policy=policy,
@@ -90,6 +90,9 @@ class Server:
         self.bus = Bus(settings.nats, settings.creds or None, name=settings.name) if settings.nats else None
         self.notifier = Notifier(self.store, self.bus)
         self.service.on_change = self.notifier.kick
+        if isinstance(self.store, KVStore):
+            # Other instances write the same bucket: drop what they change from the service's cache.
+            self.store.on_external_change = self.service.forget
         self.responder = Responder(self.service, name=settings.name, silent_miss=settings.lookup_miss == "silent")
         self.extras: dict[str, Any] = {}
         self.requests = RequestCounts()

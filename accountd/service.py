@@ -38,6 +38,8 @@ __all__ = ["AccountService", "CachedAccount", "ManagedPolicy", "PutResult"]
 VALIDATION_HEADER = "The server was unable to update your account JWT. One more more validation issues occurred."
 DELETE_MAX_AGE = 600
 """A delete token older than this (seconds) is refused as a replay."""
+CAS_ATTEMPTS = 3
+"""Tries of a POST that loses compare-and-set races (409 "changed concurrently" after the last)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +176,21 @@ class AccountService:
         return lock
 
     async def put(self, token: str | bytes, path_key: str | None = None) -> PutResult:
-        """Accept an account JWT: the checks and messages of nats-account-server, plus accountd's."""
+        """Accept an account JWT: the checks and messages of nats-account-server, plus accountd's.
+
+        On a shared store (several instances) the compare-and-set can lose to another instance:
+        read and judge again, so that of two concurrent versions the newer one is kept and the
+        older one is answered 409 stale.
+        """
+        for _ in range(CAS_ATTEMPTS - 1):
+            try:
+                return await self._put_once(token, path_key)
+            except StaleJWT as exc:
+                if exc.code != "conflict":
+                    raise
+        return await self._put_once(token, path_key)
+
+    async def _put_once(self, token: str | bytes, path_key: str | None) -> PutResult:
         try:
             claims = decode_account(token)
         except DecodeError as exc:

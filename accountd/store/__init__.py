@@ -6,7 +6,9 @@
 ``memory:``                            :class:`MemoryStore` (nothing persists)
 ``PATH`` or ``dir:PATH``               :class:`DirectoryStore`, flat ``<PATH>/<PUB>.jwt``
 ``PATH?shard=true``                    the same, sharded ``<PATH>/<last 2 chars>/<PUB>.jwt``
-``nats-kv://BUCKET``                   JetStream KV (not available yet)
+``nats-kv://BUCKET[?options]``         :class:`KVStore`, a JetStream KV bucket shared by several
+                                       instances (options: ``replicas``, ``history``, ``servers``,
+                                       ``creds``, ``ack_wait``; see :mod:`accountd.store.kv`)
 =====================================  ===========================================================
 
 The store is returned unopened: call ``await store.open()``.
@@ -19,12 +21,14 @@ import re
 from accountd.store.base import Conflict, NotFound, Record, Store, StoreError
 from accountd.store.directory import DirectoryStore
 from accountd.store.failing import FailingStore
+from accountd.store.kv import KVStore
 from accountd.store.memory import MemoryStore
 
 __all__ = [
     "Conflict",
     "DirectoryStore",
     "FailingStore",
+    "KVStore",
     "MemoryStore",
     "NotFound",
     "Record",
@@ -38,8 +42,12 @@ _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
 
-def open_store(spec: str) -> Store:
-    """The store named by ``spec`` (see the module docstring); ``ValueError`` if it names none."""
+def open_store(spec: str, *, nats: list[str] | None = None, creds: str = "") -> Store:
+    """The store named by ``spec`` (see the module docstring); ``ValueError`` if it names none.
+
+    ``nats``/``creds`` (the server's ``--nats``/``--creds``) are the defaults of a ``nats-kv://``
+    store's own connection.
+    """
     spec = spec.strip()
     match = _SCHEME.match(spec)
     scheme = match.group(1).lower() if match else ""
@@ -49,7 +57,7 @@ def open_store(spec: str) -> Store:
             raise ValueError(f"store {spec!r}: memory: takes no path")
         return MemoryStore()
     if scheme == "nats-kv":
-        raise ValueError(f"store {spec!r}: JetStream KV stores (nats-kv://) are not available yet")
+        return KVStore.from_spec(spec, nats=nats, creds=creds)
     if scheme not in ("", "dir"):
         raise ValueError(
             f"store {spec!r}: unknown scheme {scheme + ':'!r}; use memory:, dir:PATH or a directory path"
