@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -539,8 +540,12 @@ class KVStore:
         waiting = {a for a, rev in self._own.items() if rev > self._published.get(a, 0)}
         if waiting:
             await self._await_own(waiting)
+            for account in waiting & self._own.keys():
+                # Neither fetched here nor delivered elsewhere yet (a lagging consumer): publish it from
+                # here; should the consumer hand it to another instance later, that one publishes it too.
+                self._again[account] = max(self._again.get(account, 0), self._own.pop(account))
         out: list[Record] = []
-        for account in sorted(self._held.keys() | self._own.keys() | self._again.keys()):
+        for account in sorted(self._held.keys() | self._again.keys()):
             record = await self._pending_record(account)
             if record is not None:
                 out.append(record)
@@ -549,7 +554,7 @@ class KVStore:
     async def _pending_record(self, account: AccountKey) -> Record | None:
         held = self._held.get(account, {})
         floor = self._published.get(account, 0)
-        top = max([*held, self._own.get(account, 0), self._again.get(account, 0)])
+        top = max([*held, self._again.get(account, 0)])
         best = self._index.records.get(account)
         for _, record in held.values():
             if best is None or record.revision > best.revision:
@@ -588,25 +593,31 @@ class KVStore:
                 del marks[account]
 
     async def _await_own(self, accounts: set[AccountKey]) -> None:
-        """Wait briefly for the consumer to deliver this instance's fresh writes (a replica may lag).
+        """Wait briefly until the consumer delivered this instance's fresh writes, here or elsewhere.
 
-        Only ``no_wait`` pulls, repeated: a waiting pull request would outlive the wait and capture
-        a later change for an instance that may be closing.
+        A replica may lag the acknowledged write by a moment. Only ``no_wait`` pulls, repeated: a
+        waiting pull request would outlive the wait and capture a later change for an instance that
+        may be closing.
         """
         deadline = time.monotonic() + OWN_WAIT
-        while accounts & self._own.keys() and time.monotonic() < deadline:
-            await asyncio.sleep(0.005)
+        for attempt in itertools.count():
+            if not accounts & self._own.keys() or time.monotonic() > deadline:
+                return
+            if attempt:
+                await asyncio.sleep(0.005)
             await self._pull()
-        still = accounts & self._own.keys()
-        if not still:
-            return
+            if attempt and accounts & self._own.keys():
+                await self._delivered_elsewhere(accounts)
+
+    async def _delivered_elsewhere(self, accounts: set[AccountKey]) -> None:
+        """Forget own writes the consumer already delivered: another instance holds and publishes them."""
         try:
             info = await self._js.consumer_info(self.stream, CONSUMER)
         except Exception:
             return
         delivered = int(info.delivered.stream_seq or 0) if info.delivered else 0
-        for account in still:
-            if self._own[account] <= delivered:  # another instance fetched it and publishes it
+        for account in accounts & self._own.keys():
+            if self._own[account] <= delivered:
                 del self._own[account]
 
     async def _pull(self) -> None:
