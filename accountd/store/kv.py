@@ -18,10 +18,11 @@ Outbox — the durable pull consumer ``accountd`` on the bucket's stream, shared
 (work-queue style): each change is delivered to one instance, :meth:`KVStore.pending` returns the
 changes this instance holds (fetched, not acknowledged) and :meth:`KVStore.mark_published`
 acknowledges them. When an instance dies before acknowledging, the change is redelivered to another
-one after ``ack_wait``. This is at-least-once: a crash between publishing and acknowledging, or a
-change this instance wrote but another one fetched first, publishes twice — harmless, nats-server
-treats an identical JWT as a no-op. After publishing, the latest revision is read back from the
-stream leader; a newer one is published again, so a late, older publication never has the last word.
+one after ``ack_wait``. This is at-least-once: a crash between publishing and acknowledging, or an
+own write the consumer has not delivered anywhere within :data:`OWN_WAIT` (published from here, then
+by whoever gets it), publishes twice — harmless, nats-server treats an identical JWT as a no-op.
+After publishing, the latest revision is read back from the stream leader; a newer one is published
+again, so a late, older publication never has the last word.
 """
 
 from __future__ import annotations
@@ -252,7 +253,8 @@ class KVStore:
             except StoreError:
                 raise
             except Exception as exc:
-                permanent = isinstance(exc, BadRequestError) or "authorization violation" in str(exc).lower()
+                permanent = (isinstance(exc, BadRequestError) and exc.err_code not in _CANNOT_PLACE) or \
+                    "authorization violation" in str(exc).lower()
                 if permanent or time.monotonic() + delay > deadline:
                     raise StoreError(f"cannot {what}: {_describe(exc)}") from exc
                 log.debug("cannot %s yet: %s", what, exc)
@@ -291,11 +293,17 @@ class KVStore:
             await self._js.create_key_value(config)
         except APIError as exc:
             _raise_not_enabled(exc)
-            if self.replicas is not None or exc.err_code not in _CANNOT_PLACE:
-                raise
-            # Fewer than three JetStream servers: the default falls back to one replica.
-            await self._js.create_key_value(config.evolve(replicas=1))
-        log.info("created KV bucket %s (history %d)", self.bucket, self.history)
+            if self.replicas is not None or exc.err_code not in _CANNOT_PLACE or self._cluster_size() >= 3:
+                raise  # (a cluster of three that cannot place R3 yet is still forming: try again)
+            # Fewer than three servers: the default falls back to one replica.
+            replicas = 1
+            await self._js.create_key_value(config.evolve(replicas=replicas))
+        log.info("created KV bucket %s (%d replicas, history %d)", self.bucket, replicas, self.history)
+
+    def _cluster_size(self) -> int:
+        """Servers in the cluster, as the connected server announces them (1 when standalone)."""
+        info: dict[str, Any] = getattr(self._nc, "_server_info", None) or {}
+        return max(1, len(info.get("connect_urls") or [])) if info.get("cluster") else 1
 
     async def _ensure_consumer(self) -> None:
         await self._js.add_consumer(self.stream, ConsumerConfig(
@@ -604,7 +612,7 @@ class KVStore:
             if not accounts & self._own.keys() or time.monotonic() > deadline:
                 return
             if attempt:
-                await asyncio.sleep(0.005)
+                await asyncio.sleep(min(0.001 * 2**attempt, 0.02))
             await self._pull()
             if attempt and accounts & self._own.keys():
                 await self._delivered_elsewhere(accounts)

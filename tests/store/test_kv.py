@@ -14,6 +14,7 @@ from pathlib import Path
 import nats
 import pytest
 from contract import A, B, PersistentContract, StoreContract, jwt
+from harness import NatsFactory, operator_mode_config
 from nats.js.errors import KeyNotFoundError
 from scaleout.cluster import Cluster, start_cluster
 
@@ -140,6 +141,28 @@ async def test_replicas_and_history_options_are_used_for_a_new_bucket(
     status = await (await nc.jetstream().key_value(bucket)).status()
     await nc.close()
     assert (status.stream_info.config.num_replicas, status.history) == (1, 2)
+
+
+async def test_a_standalone_server_gets_a_bucket_with_one_replica(
+    cluster: Cluster, nats_factory: NatsFactory, tmp_path: Path
+) -> None:
+    world, kv_account = cluster.world, cluster.kv_account
+    config = operator_mode_config(cluster.operator, world.sys.pub, f'{{ type: full, dir: "{tmp_path / "jwt"}" }}',
+                                  {world.sys.pub: world.sys.jwt, kv_account.pub: kv_account.jwt},
+                                  f'jetstream {{ store_dir: "{tmp_path / "js"}" }}\n')
+    server = nats_factory(config, name="standalone")
+    store = open_store("nats-kv://solo", nats=[server.url], creds=str(cluster.kv_creds))
+    await store.open()
+    try:
+        assert isinstance(store, KVStore)
+        nc = await nats.connect(server.url, user_credentials=str(cluster.kv_creds))
+        info = await nc.jetstream().stream_info("KV_solo")
+        await nc.close()
+        assert (info.config.num_replicas, info.config.max_msgs_per_subject) == (1, 5)
+        record = await store.put(A, jwt(1))
+        assert await store.get(A) == record
+    finally:
+        await store.close()
 
 
 async def test_values_are_the_jwts_and_tombstones_are_kv_delete_markers(
