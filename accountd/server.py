@@ -80,7 +80,10 @@ class Server:
                 signer = load_seed(Path(settings.signing_key), Role.OPERATOR)
             except ClaimsError as exc:
                 raise ConfigError(f"--signing-key {settings.signing_key}: {exc.message}") from None
-        self.store: Store = store or open_store(settings.store, nats=settings.nats, creds=settings.creds)
+        try:
+            self.store: Store = store or open_store(settings.store, nats=settings.nats, creds=settings.creds)
+        except ValueError as exc:  # a malformed --store value: a usage error, not a traceback
+            raise ConfigError(str(exc)) from None
         policy = ManagedPolicy(settings.allow_new_accounts, dict(settings.max_limits), settings.clamp_limits)
         try:
             self.service = AccountService(self.store, self.trust, signer=signer, policy=policy,

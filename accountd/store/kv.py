@@ -257,7 +257,8 @@ class KVStore:
                     "authorization violation" in str(exc).lower()
                 if permanent or time.monotonic() + delay > deadline:
                     raise StoreError(f"cannot {what}: {_describe(exc)}") from exc
-                log.debug("cannot %s yet: %s", what, exc)
+                (log.warning if delay == 0.1 else log.debug)(
+                    "cannot %s yet (%s); retrying for up to %.0f s", what, _describe(exc), deadline - time.monotonic())
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
@@ -265,14 +266,28 @@ class KVStore:
         async def reconnected() -> None:
             self._watch_reset.set()  # deliveries were lost while disconnected
 
-        async def quiet(*_: Any) -> None:
-            pass
+        last: list[BaseException] = []
 
-        return await nats.connect(
-            servers=self.servers, user_credentials=self.creds, name=f"accountd-kv-{self.bucket}",
-            allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
-            reconnected_cb=reconnected, disconnected_cb=quiet, error_cb=quiet,
-        )
+        async def quiet(exc: BaseException | None = None) -> None:
+            if exc is not None:
+                last[:] = [exc]
+
+        # nats-py 2.16 retries a failed first connect forever when reconnects are unlimited, even an
+        # authorization violation (observed): try each server once here and let _retry() pace the
+        # attempts; reconnect forever once connected.
+        try:
+            nc = await nats.connect(
+                servers=self.servers, user_credentials=self.creds, name=f"accountd-kv-{self.bucket}",
+                allow_reconnect=False, max_reconnect_attempts=1, reconnect_time_wait=0.5, connect_timeout=2,
+                reconnected_cb=reconnected, disconnected_cb=quiet, error_cb=quiet,
+            )
+        except nats.errors.NoServersError:
+            if last:  # say why, not just "no servers available"
+                raise ConnectionError(_describe(last[0])) from None
+            raise
+        nc.options["allow_reconnect"] = True
+        nc.options["max_reconnect_attempts"] = -1
+        return nc
 
     async def _ensure_bucket(self) -> None:
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -204,6 +205,15 @@ async def _healthy(http: aiohttp.ClientSession, url: str, proc: subprocess.Popen
         return False
 
 
+def test_serve_with_a_kv_store_and_no_nats_servers_is_an_error(cluster: Cluster) -> None:
+    result = subprocess.run([sys.executable, "-m", "accountd", "serve", "--store", "nats-kv://accounts",
+                             "--operator", str(cluster.operator), "--listen", "127.0.0.1:0"],
+                            capture_output=True, text=True, timeout=60, env={**os.environ, "ACCOUNTD_NATS": ""})
+    assert result.returncode == 1
+    assert "nats-kv:// needs NATS servers: pass --nats or servers=URL[,URL]" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 # --- a nats-server dies (keep this test last: it restarts the server) ----------------------------
 
 
@@ -259,3 +269,4 @@ async def test_sigkill_of_a_nats_server_during_a_write_storm(
         await updates.nc.close()
         await asyncio.to_thread(victim.start)
         await wait_for_jetstream(cluster, 3)
+

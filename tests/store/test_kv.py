@@ -198,6 +198,17 @@ async def test_the_system_account_cannot_hold_the_bucket(cluster: Cluster, bucke
         await store.open()
 
 
+async def test_a_user_the_servers_refuse_fails_the_open_at_once(cluster: Cluster, bucket: str, tmp_path: Path) -> None:
+    stranger = cluster.world.account("STRANGER")  # not preloaded, and nobody answers its LOOKUP
+    creds = tmp_path / "stranger.creds"
+    cluster.world.user_creds(stranger, "u", creds)
+    store = open_store(f"nats-kv://{bucket}", nats=cluster.urls, creds=str(creds))
+    assert isinstance(store, KVStore)
+    store.open_timeout = 3600  # an authorization violation is not retried: this never runs out
+    with pytest.raises(StoreError, match=r"(?i)authorization violation"):
+        await store.open()
+
+
 # --- several instances on one bucket -------------------------------------------------------------
 
 
