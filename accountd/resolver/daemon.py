@@ -1,0 +1,261 @@
+"""``accountd resolver``: a :class:`Resolver` plus periodic fleet survey and repair.
+
+Every ``interval`` seconds (and once at start): survey the fleet, compare with accountd, repair
+what drifted, log one line per repair (a problem that cannot be repaired is logged when it first
+appears, not every round), and publish the result as ``GET /state`` (JSON) and ``GET /metrics``
+(Prometheus: the resolver's series and ``accountd_fleet_*``). ``GET /healthz`` is 200 while the
+NATS connection is up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from accountd.claims import KeyPair, Trust
+from accountd.resolver.errors import AccountNotFound, ResolverError
+from accountd.resolver.fleet import AccountdView, FleetReport, Status, compare, survey
+from accountd.resolver.repair import Repair, Repairer
+from accountd.resolver.resolver import Resolver
+
+__all__ = ["FleetDaemon"]
+
+log = logging.getLogger("accountd.resolver.daemon")
+
+
+class FleetDaemon:
+    def __init__(
+        self,
+        trust: Trust,
+        *,
+        url: str | None,
+        nats: list[str],
+        creds: str | None,
+        interval: float = 30.0,
+        signer: KeyPair | None = None,
+        quiet: float = 0.25,
+        timeout: float = 2.0,
+        listen: tuple[str, int] | None = None,
+        registry: CollectorRegistry | None = None,
+        name: str = "accountd-resolver",
+    ) -> None:
+        self.trust = trust
+        self.interval = interval
+        self.quiet = quiet
+        self.timeout = timeout
+        self.listen = listen
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.resolver = Resolver(trust, url=url, nats=nats, creds=creds, lookup="newest", registry=self.registry,
+                                 name=name)  # fmt: skip
+        self.repairer = Repairer(self.resolver.nc, self._jwt_for, self._absent, signer=signer, quiet=quiet,
+                                 timeout=timeout)  # fmt: skip
+        self.registry.register(_FleetCollector(self))
+        self.rounds: Counter[str] = Counter()
+        self.repairs_total: Counter[tuple[str, str]] = Counter()
+        self.report: FleetReport | None = None
+        self.last_repairs: list[Repair] = []
+        self.recent: deque[dict[str, Any]] = deque(maxlen=200)
+        self.last_error = ""
+        self.last_round_at = 0.0
+        self.last_round_seconds = 0.0
+        self._reported: set[tuple[str, str, str, str]] = set()
+        self._listed: dict[str, str] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._runner: web.AppRunner | None = None
+        self._kick = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self.address: tuple[str, int] | None = None
+
+    # ------------------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        await self.resolver.start()
+        if self.listen is not None:
+            self._runner = web.AppRunner(self.app(), access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, self.listen[0], self.listen[1], reuse_address=True)
+            await site.start()
+            sockets = getattr(site._server, "sockets", None)  # the bound port when port 0 was asked
+            self.address = sockets[0].getsockname()[:2] if sockets else self.listen
+            log.info("state and metrics on http://%s:%d/state and /metrics", *self.address)
+        self._task = asyncio.create_task(self._loop(), name="fleet-loop")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.resolver.close()
+
+    def kick(self) -> None:
+        """Run a round now instead of waiting for the interval."""
+        self._kick.set()
+
+    async def wait_for(self, predicate: Callable[[FleetDaemon], bool], timeout: float) -> None:
+        """Return once ``predicate(self)`` holds, checked after every round; TimeoutError if not."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self)), timeout)
+
+    async def _loop(self) -> None:
+        while True:
+            if await self.resolver.wait_live(timeout=self.interval):
+                try:
+                    await self.run_once()
+                except Exception as exc:  # a failed round must not end the loop
+                    self.rounds["failed"] += 1
+                    self.last_error = str(exc) or type(exc).__name__
+                    log.exception("fleet round failed")
+            self._kick.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), self.interval)
+
+    # ------------------------------------------------------------------------------ one round
+
+    async def run_once(self) -> tuple[FleetReport, list[Repair]]:
+        """Survey, compare, repair. Raises when accountd or NATS cannot be asked."""
+        started = time.monotonic()
+        nc = self.resolver.nc()
+        if nc is None or not nc.is_connected:
+            raise ResolverError("not connected to NATS", "nats_unavailable")
+        view = await AccountdView.from_http(self.resolver.http) if self.resolver.http else None
+        found = await survey(nc, view, system_account=self.trust.system_account, quiet=self.quiet,
+                             timeout=self.timeout, cache_servers=self.repairer.cache_servers)  # fmt: skip
+        self._listed = {a: h.jti for a, h in found.accountd.accounts.items()}
+        report = compare(found)
+        repairs = await self.repairer.repair(report, self.trust.system_account)
+        self._log(repairs)
+        self.report = report
+        self.last_repairs = repairs
+        for r in repairs:
+            self.repairs_total[(r.action, r.outcome)] += 1
+            if r.outcome != "skipped":
+                self.recent.appendleft({"time": time.time(), **r.to_dict()})
+        self.rounds["ok"] += 1
+        self.last_error = ""
+        self.last_round_at = time.time()
+        self.last_round_seconds = time.monotonic() - started
+        async with self._changed:
+            self._changed.notify_all()
+        return report, repairs
+
+    def _log(self, repairs: list[Repair]) -> None:
+        keys = set()
+        for r in repairs:
+            if r.outcome == "skipped":
+                keys.add(r.key())
+                if r.key() not in self._reported:
+                    log.warning("%s", r.line())
+            elif r.outcome == "failed":
+                log.warning("%s", r.line())
+            else:
+                log.info("%s", r.line())
+        self._reported = keys
+
+    async def _jwt_for(self, account: str) -> str:
+        """accountd's current JWT, validated; re-fetched when the cached one is not the listed one."""
+        claims = await self.resolver.get(account)
+        listed = self._listed.get(account, "")
+        if listed and claims.jti != listed:
+            await self.resolver.refresh(account)
+        token = self.resolver.jwt(account)
+        if token is None:
+            raise ResolverError("accountd's reply may not be stored (Cache-Control: no-store)")
+        return token
+
+    async def _absent(self, account: str) -> bool:
+        if self.resolver.http is not None:
+            try:
+                await self.resolver.http.fetch(account)
+            except AccountNotFound:
+                return True
+            except ResolverError:
+                return False
+            return False
+        nc = self.resolver.nc()
+        if nc is None:
+            return False
+        fresh = await survey(nc, None, quiet=self.quiet, timeout=self.timeout)
+        return account not in fresh.accountd.accounts and not fresh.errors
+
+    # ------------------------------------------------------------------------------ views
+
+    def state(self) -> dict[str, Any]:
+        unrepaired = [r.to_dict() for r in self.last_repairs if r.outcome != "repaired"]
+        return {
+            "interval": self.interval,
+            "rounds": dict(self.rounds),
+            "last_round": None if not self.last_round_at else {
+                "time": self.last_round_at, "seconds": round(self.last_round_seconds, 3)},
+            "last_error": self.last_error,
+            "fleet": self.report.to_dict() if self.report else None,
+            "repairs": {"last_round": [r.to_dict() for r in self.last_repairs], "recent": list(self.recent),
+                        "unrepaired": unrepaired},
+            "resolver": self.resolver.state(),
+        }  # fmt: skip
+
+    def app(self) -> web.Application:
+        async def state(request: web.Request) -> web.Response:
+            return web.json_response(self.state(), dumps=_dumps)
+
+        async def metrics(request: web.Request) -> web.Response:
+            return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+        async def healthz(request: web.Request) -> web.Response:
+            return web.Response(status=200 if self.resolver.live else 503, text="ok\n" if self.resolver.live else
+                                "not connected to NATS\n")  # fmt: skip
+
+        app = web.Application()
+        app.router.add_get("/state", state)
+        app.router.add_get("/metrics", metrics)
+        app.router.add_get("/healthz", healthz)
+        return app
+
+
+def _dumps(doc: Any) -> str:
+    return json.dumps(doc, indent=2, default=str)
+
+
+class _FleetCollector:
+    def __init__(self, daemon: FleetDaemon) -> None:
+        self.daemon = daemon
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        d = self.daemon
+        report = d.report
+        servers = GaugeMetricFamily("accountd_fleet_servers", "nats-servers that answered the last survey.")
+        servers.add_metric([], len(report.servers) if report else 0)
+        accounts = GaugeMetricFamily("accountd_fleet_accounts", "Accounts compared in the last survey.")
+        accounts.add_metric([], len(report.rows) if report else 0)
+        cells = GaugeMetricFamily("accountd_fleet_cells", "Account × server pairs of the last survey, by status.",
+                                  labels=["status"])  # fmt: skip
+        counts = report.counts() if report else Counter()
+        for status in Status:
+            cells.add_metric([str(status)], counts.get(str(status), 0))
+        rounds = CounterMetricFamily("accountd_fleet_rounds", "Survey-and-repair rounds, by outcome.",
+                                     labels=["outcome"])  # fmt: skip
+        for outcome in ("ok", "failed"):
+            rounds.add_metric([outcome], d.rounds.get(outcome, 0))
+        repairs = CounterMetricFamily("accountd_fleet_repairs", "Repairs attempted, by action and outcome.",
+                                      labels=["action", "outcome"])  # fmt: skip
+        for (action, outcome), n in sorted(d.repairs_total.items()):
+            repairs.add_metric([action, outcome], n)
+        last = GaugeMetricFamily("accountd_fleet_last_round_timestamp_seconds", "When the last round finished.")
+        last.add_metric([], d.last_round_at)
+        took = GaugeMetricFamily("accountd_fleet_round_duration_seconds", "How long the last round took.")
+        took.add_metric([], d.last_round_seconds)
+        yield from (servers, accounts, cells, rounds, repairs, last, took)
