@@ -1,12 +1,21 @@
-"""The blocking half of the directory store: recovery, group commits, checkpoints, health probes.
+"""The blocking half of the directory store: recovery, group commits, file writes, checkpoints, probes.
 
-Every method runs in a worker thread, one at a time (the async half, :mod:`.directory`, makes sure),
-and turns ``OSError`` into :class:`StoreError`.
+Every method but the bookkeeping ones runs in a worker thread and turns ``OSError`` into
+:class:`StoreError`. Two threads may be at work at once (the async half, :mod:`.directory`,
+makes sure there are never more): the writer's, for :meth:`Disk.commit` and
+:meth:`Disk.checkpoint`, and the file writer's, for :meth:`Disk.materialise`. They share only
+:attr:`Disk.dirty`, :attr:`Disk.failed` and the file counters, under :attr:`Disk.lock`; the log is
+the writer's alone, the ``.jwt`` files the file writer's alone. :meth:`Disk.open` and
+:meth:`Disk.close` run while neither is at work; :meth:`Disk.probe` may run beside both (it
+writes a file of its own and reads :attr:`Disk.failed` under the lock).
 
-A change is durable once its batch is in the write-ahead log. The ``.jwt`` files are then written
-(temp → rename) without their own fsync; a checkpoint makes the whole filesystem durable with one
-``syncfs``, writes the snapshot and empties the log. On open, the snapshot and the log are
-replayed and reconciled with the files (see :meth:`Disk._reconcile`).
+A change is durable once its batch is in the write-ahead log: :meth:`Disk.commit` appends it,
+fsyncs, and adds the changed accounts to :attr:`Disk.dirty`. :meth:`Disk.materialise` later
+writes the latest record of each dirty account to its ``.jwt`` file (temp → rename, no fsync of
+its own), so that many changes of one account in between cost one file write. A checkpoint,
+taken only when nothing is dirty, makes the whole filesystem durable with one ``syncfs``, writes
+the snapshot and empties the log. On open, the snapshot and the log are replayed and reconciled
+with the files (see :meth:`Disk._reconcile`): a file that lags the log is rewritten from it.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import threading
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,15 +72,29 @@ class Disk:
         self.log = Log(self.sidecar / "log")
         self.snapshot_path = self.sidecar / "state.json"
         self.checkpoint_bytes = checkpoint_bytes
+        self.lock = threading.Lock()
+        """Guards :attr:`dirty`, :attr:`failed` and the file counters (two threads use them)."""
         self.dirty: dict[AccountKey, Record] = {}
-        """Committed changes whose ``.jwt`` file could not be written yet."""
+        """Committed changes whose ``.jwt`` file is not written yet: the latest one per account."""
+        self.failed: dict[AccountKey, str] = {}
+        """Dirty accounts whose last file write failed, with why; retried by later passes."""
         self.error: str | None = None
         """The last failure to write a ``.jwt`` file or a checkpoint."""
         self.broken: str | None = None
         """Why the store cannot be written any more (a reopen is needed)."""
         self.snapshot_size = 0
         self.counters = dict.fromkeys(
-            ("batches", "fsyncs", "checkpoints", "external", "forgotten", "cut_bytes"), 0
+            (
+                "batches",
+                "fsyncs",
+                "checkpoints",
+                "files_written",
+                "file_errors",
+                "external",
+                "forgotten",
+                "cut_bytes",
+            ),
+            0,
         )
         self._retry_checkpoint_at = 0
         self._lock_fd = -1
@@ -92,17 +116,33 @@ class Disk:
         except OSError as exc:
             raise StoreError(f"cannot open directory store {self.root}: {exc}") from exc
 
-    def close(self, records: Collection[Record], pending: set[AccountKey], revision: int) -> None:
-        """Write outstanding files and a final checkpoint; release the directory."""
+    def close(
+        self,
+        records: Collection[Record],
+        pending: set[AccountKey],
+        revision: int,
+        published: list[tuple[AccountKey, int]],
+    ) -> None:
+        """Write outstanding files and a final checkpoint; release the directory.
+
+        ``published`` are the marks not logged yet: the checkpoint records them (``pending`` is
+        already without them); without a checkpoint they are appended to the log.
+        """
         try:
             if self.broken is None:
-                self._materialise()
-                if not self.dirty and self.log.size:
-                    self.checkpoint(records, pending, revision)
+                self.materialise()
+                try:
+                    if not self.dirty and (self.log.size or published):
+                        self.checkpoint(records, pending, revision)
+                        published = []
+                finally:
+                    if published:  # a mark lost here only means one more publish: best effort
+                        with contextlib.suppress(OSError):
+                            self.log.append(encode_batch([], published))
         finally:
             self.log.close()
             self._unlock()
-        if self.dirty:
+        if self.dirty and self.broken is None:  # broken: every write since said why
             raise StoreError(f"closed with {len(self.dirty)} JWT files not written: {self.error}")
 
     def _lock(self) -> None:
@@ -123,56 +163,84 @@ class Disk:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def commit(self, changes: list[Record], published: list[tuple[AccountKey, int]]) -> dict[AccountKey, str]:
-        """Log one batch durably (the acknowledgement point), then write the files it changed.
-
-        Returns the accounts whose file could not be written, with why (the change itself is
-        committed: the log has it, and later batches retry the file).
-        """
+    def commit(self, changes: list[Record], published: list[tuple[AccountKey, int]]) -> None:
+        """Log one batch durably: the acknowledgement point. The changed accounts become dirty;
+        :meth:`materialise` writes their files later."""
         if self.broken is not None:
             raise StoreError(self.broken)
         if not self.log.is_ours():
             self.broken = f"directory store {self.root} was removed or replaced; reopen it"
             raise StoreError(self.broken)
-        if changes or published:
-            try:
-                self.log.append(encode_batch(changes, published))
-            except OSError as exc:
-                if self.log.broken:
-                    self.broken = (
-                        f"directory store {self.root}: log write failed and could not be undone: {exc}"
-                    )
-                raise StoreError(f"directory store {self.root}: cannot write the log: {exc}") from exc
-            self.counters["batches"] += 1
-            self.counters["fsyncs"] += 1
-        for record in changes:
-            self.dirty[record.account] = record
-        return self._materialise()
+        if not (changes or published):
+            return
+        try:
+            self.log.append(encode_batch(changes, published))
+        except OSError as exc:
+            if self.log.broken:
+                self.broken = f"directory store {self.root}: log write failed and could not be undone: {exc}"
+            raise StoreError(f"directory store {self.root}: cannot write the log: {exc}") from exc
+        self.counters["batches"] += 1
+        self.counters["fsyncs"] += 1
+        with self.lock:
+            for record in changes:
+                self.dirty[record.account] = record
 
-    def _materialise(self) -> dict[AccountKey, str]:
+    def materialise(self, work: Iterable[tuple[AccountKey, Record]] | None = None) -> dict[AccountKey, str]:
+        """Write the files of ``work`` (default: every dirty account, with its latest record);
+        return the ones that failed.
+
+        One call at a time. A record superseded meanwhile stays dirty, with the newer record, for
+        a later call; a file that could not be written stays dirty too, and in :attr:`failed`
+        until a later write succeeds.
+        """
+        if self.broken is not None:
+            return {}
+        if not self.log.is_ours():  # do not recreate a directory that was removed
+            self.broken = f"directory store {self.root} was removed or replaced; reopen it"
+            return {}
+        if work is None:
+            with self.lock:
+                work = list(self.dirty.items())
+        written: list[tuple[AccountKey, Record]] = []
         failed: dict[AccountKey, str] = {}
-        for account, record in list(self.dirty.items()):
+        for account, record in work:
             try:
                 if record.deleted:
                     self.files.remove(account)
                 else:
                     self.files.write(account, record.jwt)
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # ValueError: a JWT that is not valid UTF-8
                 failed[account] = f"saved, but writing {self.files.path(account)} failed: {exc}"
             else:
-                del self.dirty[account]
+                written.append((account, record))
+        with self.lock:
+            for account, record in written:
+                if self.dirty.get(account) is record:
+                    del self.dirty[account]
+                self.failed.pop(account, None)
+            new = failed.keys() - self.failed.keys()
+            self.failed.update(failed)
+            self.counters["files_written"] += len(written)
+            self.counters["file_errors"] += len(failed)
         if failed:
             self.error = next(iter(failed.values()))
+        if new:  # retries of the same files fail quietly
+            log.warning("%s: %d JWT files not written: %s", self.root, len(new), failed[next(iter(new))])
         return failed
 
-    def wants_checkpoint(self) -> bool:
+    def log_full(self, fraction: float = 1.0) -> bool:
+        """Whether the log grew enough for a checkpoint (or ``fraction`` of that)."""
         threshold = max(self.checkpoint_bytes, self.snapshot_size, self._retry_checkpoint_at)
-        return self.broken is None and not self.dirty and self.log.size >= threshold
+        return self.log.size >= threshold * fraction
+
+    def wants_checkpoint(self) -> bool:
+        return self.broken is None and not self.dirty and self.log_full()
 
     def checkpoint(self, records: Iterable[Record], pending: set[AccountKey], revision: int) -> None:
         """Make the files durable, write the snapshot of ``records``, empty the log.
 
-        ``records`` must be the committed state after the last batch, with every file written.
+        ``records`` must be the committed state after the last batch, with every file written
+        (nothing dirty), and no batch may be committed meanwhile.
         """
         try:
             syncfs(self.root)
@@ -198,10 +266,10 @@ class Disk:
             probe.unlink()
         except OSError as exc:
             raise StoreError(f"directory store {self.root} is not writable: {exc}") from exc
-        if self.dirty:
-            raise StoreError(
-                f"directory store {self.root}: {len(self.dirty)} JWT files not written: {self.error}"
-            )
+        with self.lock:
+            failed = len(self.failed), next(iter(self.failed.values()), "")
+        if failed[0]:
+            raise StoreError(f"directory store {self.root}: {failed[0]} JWT files not written: {failed[1]}")
 
     # -- recovery ------------------------------------------------------------------------------
 
@@ -238,7 +306,7 @@ class Disk:
         rewrite = self._reconcile(state, known, self.files.scan(), index)
         for record in rewrite:
             self.dirty[record.account] = record
-        if self._materialise():
+        if self.materialise():
             raise StoreError(f"cannot write JWT files: {self.error}")
         if entries or rewrite or self.counters["external"] or self.counters["forgotten"]:
             self.checkpoint(index.records.values(), index.pending, index.revision)

@@ -37,11 +37,12 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def make_dirs(path: Path) -> None:
-    """``mkdir -p`` where every directory created is 0700 and durable (its parent fsync'd)."""
+def make_dirs(path: Path, *, sync: bool = True) -> None:
+    """``mkdir -p`` where every directory created is 0700 and, with ``sync``, durable (its parent
+    fsync'd)."""
     if path.is_dir():
         return
-    make_dirs(path.parent)
+    make_dirs(path.parent, sync=sync)
     try:
         os.mkdir(path, DIR_MODE)
     except FileExistsError:
@@ -49,7 +50,8 @@ def make_dirs(path: Path) -> None:
             raise
         return
     os.chmod(path, DIR_MODE)
-    fsync_dir(path.parent)
+    if sync:
+        fsync_dir(path.parent)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -139,17 +141,18 @@ class JwtFiles:
         return found
 
     def write(self, account: AccountKey, jwt: str) -> None:
-        """Write the live JWT (no fsync: the store's log is authoritative until a checkpoint)."""
+        """Write the live JWT (no fsync, of the file or of a new shard directory: the store's log is
+        authoritative until a checkpoint, whose ``syncfs`` makes both durable)."""
         path = self.path(account)
         if path.parent not in self._dirs:
-            make_dirs(path.parent)
+            make_dirs(path.parent, sync=False)
             self._dirs.add(path.parent)
         try:
             write_file(path, jwt.encode(), sync=False)
         except FileNotFoundError:
             if path.parent == self.root:
                 raise
-            make_dirs(path.parent)  # a shard directory removed behind our back
+            make_dirs(path.parent, sync=False)  # a shard directory removed behind our back
             write_file(path, jwt.encode(), sync=False)
         other = self.elsewhere.pop(account, None)
         if other is not None:

@@ -44,6 +44,22 @@ SNAPSHOT_FORMAT = "accountd-directory-state"
 SNAPSHOT_VERSION = 1
 
 _datasync = getattr(os, "fdatasync", os.fsync)
+_DSYNC = getattr(os, "O_DSYNC", 0)
+
+
+def _append(fd: int, data: bytes) -> None:
+    """Write ``data`` to the log opened on ``fd``; durable on return.
+
+    The log is opened ``O_DSYNC`` where there is one: each write then waits for its data (and the
+    file size) to be on the disk, as an ``fdatasync`` would, in one system call instead of two.
+    That matters under load: every return from a system call in a worker thread waits for the GIL,
+    up to a switch interval while the event loop is busy.
+    """
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    if not _DSYNC:
+        _datasync(fd)
 
 
 def _line(entry: dict[str, Any]) -> bytes:
@@ -119,7 +135,10 @@ def parse_log(data: bytes) -> tuple[list[dict[str, Any]], int]:
 
 
 class Log:
-    """The append-only write-ahead log; every :meth:`append` is durable when it returns."""
+    """The append-only write-ahead log; every :meth:`append` is durable when it returns.
+
+    Only one thread at a time may call its methods.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -129,12 +148,16 @@ class Log:
         self.broken = False
         """A failed append could not be undone: the log must not be written again."""
         self._fd = -1
+        self._id = (-1, -1)
 
     def open(self) -> list[dict[str, Any]]:
         """Open for appending and return the entries of every intact batch."""
         created = not self.path.exists()
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, FILE_MODE)
+        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | _DSYNC
+        self._fd = os.open(self.path, flags, FILE_MODE)
         os.fchmod(self._fd, FILE_MODE)
+        st = os.fstat(self._fd)
+        self._id = (st.st_dev, st.st_ino)
         if created:
             fsync_dir(self.path.parent)
         with open(self._fd, "rb", closefd=False) as f:
@@ -148,12 +171,9 @@ class Log:
         return entries
 
     def append(self, data: bytes) -> None:
-        """Write and fsync ``data``; on failure, cut the log back to where it was."""
+        """Write ``data`` durably; on failure, cut the log back to where it was."""
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
-            _datasync(self._fd)
+            _append(self._fd, data)
         except OSError:
             try:
                 os.ftruncate(self._fd, self.size)
@@ -172,10 +192,10 @@ class Log:
     def is_ours(self) -> bool:
         """Whether ``path`` still names the file we write (the directory was not removed or replaced)."""
         try:
-            st, own = os.stat(self.path), os.fstat(self._fd)
+            st = os.stat(self.path)
         except OSError:
             return False
-        return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+        return (st.st_dev, st.st_ino) == self._id
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -12,6 +12,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from accountd.store import DirectoryStore, Store, StoreError
 from accountd.store._files import JwtFiles
 from accountd.store._wal import encode_batch
 from accountd.store.base import Record
-from accountd.types import JWT
+from accountd.types import JWT, AccountKey
 
 OpenStore = Callable[..., Awaitable[DirectoryStore]]
 
@@ -41,14 +42,17 @@ def jwt_file(root: Path, account: str, *, shard: bool) -> Path:
     return root / account[-2:] / f"{account}.jwt" if shard else root / f"{account}.jwt"
 
 
-async def crash(store: Store) -> None:
+async def crash(store: Store, *, flush: bool = True) -> None:
     """Drop ``store`` as a killed process would once its writes returned: no final checkpoint; the
-    files, the lock and the writer are let go."""
-    assert isinstance(store, DirectoryStore) and store._writer is not None
-    await store.flush()
-    store._writer.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await store._writer
+    files, the lock and the tasks are let go. ``flush`` first waits for its files and marks;
+    without it, the file writer must be idle (or failing), since its thread cannot be stopped."""
+    assert isinstance(store, DirectoryStore) and store._writer is not None and store._files is not None
+    if flush:
+        await store.flush()
+    for task in (store._writer, store._files):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     store._disk.log.close()
     store._disk._unlock()
     store._state = "closed"
@@ -137,6 +141,7 @@ async def test_put_writes_the_stripped_jwt_to_its_file(
 ) -> None:
     store = await open_store()
     await store.put(A, JWT(f"{jwt(1)}\n"))
+    await store.flush()  # files are written after the put returned
     assert jwt_file(root, A, shard=shard).read_bytes() == jwt(1).encode()
 
 
@@ -153,6 +158,7 @@ async def test_delete_renames_the_file_to_jwt_deleted(open_store: OpenStore, roo
     store = await open_store()
     await store.put(A, jwt(1))
     await store.delete(A, jwt("token"))
+    await store.flush()
     path = jwt_file(root, A, shard=shard)
     assert not path.exists()
     assert path.with_name(f"{A}.jwt.deleted").read_text() == jwt(1)
@@ -163,6 +169,7 @@ async def test_the_directory_holds_only_jwt_files_and_the_sidecar(root: Path) ->
     await store.open()
     await store.put(A, jwt(1))
     await store.put(B, jwt(2))
+    await store.flush()  # else the put and the delete of B may be written as one: no file at all
     await store.delete(B, jwt("token"))
     await store.close()
     assert sorted(os.listdir(root)) == sorted([".accountd", f"{A}.jwt", f"{B}.jwt.deleted"])
@@ -361,6 +368,7 @@ async def test_garbage_before_an_intact_batch_refuses_to_open(open_store: OpenSt
 async def test_check_fails_after_the_directory_is_removed(open_store: OpenStore, root: Path) -> None:
     store = await open_store()
     await store.put(A, jwt(1))
+    await store.flush()  # not while its file is being written
     shutil.rmtree(root)
     with pytest.raises(StoreError):
         await store.check()
@@ -386,10 +394,11 @@ async def test_a_failed_log_write_raises_store_error_and_keeps_the_previous_reco
     store = await open_store()
     before = await store.put(A, jwt(1))
 
-    def fail(fd: int) -> None:
+    def fail(fd: int, data: bytes) -> None:
+        os.write(fd, data)  # written, but not known to be on the disk
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr("accountd.store._wal._datasync", fail)
+    monkeypatch.setattr("accountd.store._wal._append", fail)
     with pytest.raises(StoreError, match="Input/output error"):
         await store.put(A, jwt(2))
     monkeypatch.undo()
@@ -401,22 +410,268 @@ async def test_a_failed_log_write_raises_store_error_and_keeps_the_previous_reco
     assert await store.pending() == [after]
 
 
-async def test_a_failed_file_write_fails_the_put_and_check_until_the_file_is_written(
-    open_store: OpenStore, root: Path, shard: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store = await open_store()
+def fail_file_writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make every ``.jwt`` write fail with ENOSPC; returns the accounts tried, in order."""
+    tried: list[str] = []
 
     def fail(self: JwtFiles, account: str, jwt: str) -> None:
+        tried.append(account)
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(JwtFiles, "write", fail)
-    with pytest.raises(StoreError, match="No space left"):
-        await store.put(A, jwt(1))
+    return tried
+
+
+async def test_a_failed_file_write_fails_check_not_the_put_until_the_file_is_written(
+    open_store: OpenStore, root: Path, shard: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await open_store()
+    tried = fail_file_writes(monkeypatch)
+    record = await store.put(A, jwt(1))  # durable: the log has it
+    await store.flush()
+    assert tried and await store.get(A) == record
     with pytest.raises(StoreError, match="No space left"):
         await store.check()
+    stats = store.stats()
+    assert stats["failed_files"] == 1 and stats["unwritten_files"] == 1
+    assert int(stats["file_errors"]) >= 2  # the write, then check's retry
     monkeypatch.undo()
-    await store.check()
+    await store.check()  # retries the file first
     assert jwt_file(root, A, shard=shard).read_text() == jwt(1)
+    stats = store.stats()
+    assert stats["failed_files"] == 0 and stats["unwritten_files"] == 0
+
+
+async def test_failed_file_writes_are_retried_without_being_asked(
+    open_store: OpenStore, root: Path, shard: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await open_store()
+    tried = fail_file_writes(monkeypatch)
+    await store.put(A, jwt(1))
+    for _ in range(200):
+        if len(tried) >= 3:
+            break
+        await asyncio.sleep(0.01)
+    assert len(tried) >= 3  # backs off: not a busy loop, but not stuck either
+    monkeypatch.undo()
+    for _ in range(500):
+        if store.stats()["unwritten_files"] == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert jwt_file(root, A, shard=shard).read_text() == jwt(1)
+    await store.check()
+
+
+async def test_no_checkpoint_is_taken_while_files_are_not_written(
+    open_store: OpenStore, root: Path, shard: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await open_store(checkpoint_bytes=1)
+    fail_file_writes(monkeypatch)
+    await store.put(A, jwt(1))
+    await store.put(B, jwt(2))
+    await store.flush()
+    assert store.stats()["checkpoints"] == 0
+    monkeypatch.undo()
+    await store.flush()
+    assert store.stats()["checkpoints"] == 1
+    assert jwt_file(root, B, shard=shard).read_text() == jwt(2)
+
+
+async def test_a_change_whose_file_was_never_written_is_recovered_from_the_log(
+    open_store: OpenStore, root: Path, shard: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await open_store()
+    await store.put(A, jwt(1))
+    await store.flush()
+    fail_file_writes(monkeypatch)
+    latest = await store.put(A, jwt(2))
+    created = await store.put(B, jwt(3))
+    await crash(store)
+    monkeypatch.undo()
+    assert jwt_file(root, A, shard=shard).read_text() == jwt(1)
+    assert not jwt_file(root, B, shard=shard).exists()
+    store = await open_store()
+    assert (await store.get(A), await store.get(B)) == (latest, created)
+    assert jwt_file(root, A, shard=shard).read_text() == jwt(2)
+    assert jwt_file(root, B, shard=shard).read_text() == jwt(3)
+
+
+class Gate:
+    """Holds every ``.jwt`` write in its thread until opened; counts the writes per account."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.open = threading.Event()
+        self.waiting = threading.Event()
+        self.writes: dict[str, list[str]] = {}
+        write = JwtFiles.write
+
+        def gated(files: JwtFiles, account: AccountKey, jwt: str) -> None:
+            self.waiting.set()
+            assert self.open.wait(10)
+            self.writes.setdefault(account, []).append(jwt)
+            write(files, account, jwt)
+
+        monkeypatch.setattr(JwtFiles, "write", gated)
+
+    async def until_waiting(self) -> None:
+        assert await asyncio.to_thread(self.waiting.wait, 10)
+
+
+async def test_put_returns_once_logged_before_its_file_is_written(
+    open_store: OpenStore, root: Path, shard: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await open_store()
+    gate = Gate(monkeypatch)
+    try:
+        record = await store.put(A, jwt(1))
+        await gate.until_waiting()
+        assert await store.get(A) == record and await store.pending() == [record]
+        assert not jwt_file(root, A, shard=shard).exists()
+        assert store.stats()["unwritten_files"] == 1
+    finally:
+        gate.open.set()
+    await store.flush()
+    assert jwt_file(root, A, shard=shard).read_text() == jwt(1)
+    assert store.stats()["unwritten_files"] == 0
+
+
+async def test_changes_of_one_account_while_its_file_waits_cost_one_file_write(
+    open_store: OpenStore, root: Path, shard: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await open_store()
+    gate = Gate(monkeypatch)
+    try:
+        await store.put(B, jwt("b"))
+        await gate.until_waiting()  # the file writer is busy with B
+        for n in range(20):
+            await store.put(A, jwt(n))
+        await asyncio.gather(*(store.put(A, jwt(f"c{n}")) for n in range(20)))
+        latest = await store.get(A)
+    finally:
+        gate.open.set()
+    await store.flush()
+    assert gate.writes[A] == [latest.jwt]
+    assert jwt_file(root, A, shard=shard).read_text() == latest.jwt
+
+
+async def test_a_delete_then_a_put_while_the_file_waits_leave_the_latest(
+    open_store: OpenStore, root: Path, shard: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await open_store()
+    await store.put(A, jwt(1))
+    await store.put(C, jwt(3))
+    await store.flush()
+    gate = Gate(monkeypatch)
+    try:
+        await store.put(B, jwt(2))
+        await gate.until_waiting()
+        await store.delete(A, jwt("token"))
+        await store.delete(C, jwt("token"))
+        revived = await store.put(A, jwt(4))
+    finally:
+        gate.open.set()
+    await store.flush()
+    assert jwt_file(root, A, shard=shard).read_text() == jwt(4)
+    assert not jwt_file(root, C, shard=shard).exists()
+    assert jwt_file(root, C, shard=shard).with_name(f"{C}.jwt.deleted").read_text() == jwt(3)
+    await crash(store)
+    store = await open_store()
+    assert await store.get(A) == revived
+
+
+async def test_the_writer_waits_while_too_many_files_are_behind(
+    open_store: OpenStore, root: Path, shard: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("accountd.store.directory.MAX_DIRTY", 2)
+    store = await open_store()
+    gate = Gate(monkeypatch)
+    try:
+        await store.put(A, jwt(1))
+        await gate.until_waiting()
+        await store.put(B, jwt(2))
+        await store.put(C, jwt(3))  # acknowledged; then three files are behind: the writer waits
+        held = asyncio.create_task(store.put(key(4), jwt(4)))
+        await asyncio.sleep(0.1)
+        assert not held.done()
+        assert store.stats()["backpressure_waits"] == 1
+    finally:
+        gate.open.set()
+    await held
+    await store.flush()
+    assert jwt_file(root, key(4), shard=shard).read_text() == jwt(4)
+
+
+# -- published marks ---------------------------------------------------------------------------
+
+
+async def test_mark_published_causes_no_batch_of_its_own(open_store: OpenStore) -> None:
+    store = await open_store()
+    record = await store.put(A, jwt(1))
+    await store.flush()
+    batches = store.stats()["batches"]
+    await store.mark_published(A, record.revision)
+    await asyncio.sleep(0.05)
+    stats = store.stats()
+    assert stats["batches"] == batches and stats["unlogged_marks"] == 1
+    assert await store.pending() == []
+
+
+async def test_a_mark_rides_along_with_the_next_batch(open_store: OpenStore) -> None:
+    store = await open_store()
+    published = await store.put(A, jwt(1))
+    await store.mark_published(A, published.revision)
+    pending = await store.put(B, jwt(2))
+    assert store.stats()["unlogged_marks"] == 0
+    await crash(store, flush=False)
+    store = await open_store()
+    assert await store.pending() == [pending]
+
+
+async def test_a_mark_not_logged_before_a_crash_only_leaves_the_change_pending(open_store: OpenStore) -> None:
+    store = await open_store()
+    record = await store.put(A, jwt(1))
+    await store.flush()
+    await store.mark_published(A, record.revision)
+    await crash(store, flush=False)
+    store = await open_store()
+    assert await store.pending() == [record]
+
+
+async def test_flush_logs_the_marks(open_store: OpenStore) -> None:
+    store = await open_store()
+    record = await store.put(A, jwt(1))
+    await store.mark_published(A, record.revision)
+    await store.flush()
+    await crash(store, flush=False)
+    store = await open_store()
+    assert await store.get(A) == record
+    assert await store.pending() == []
+
+
+async def test_close_keeps_the_marks_even_with_nothing_else_to_write(open_store: OpenStore) -> None:
+    store = await open_store()
+    record = await store.put(A, jwt(1))
+    await store.close()
+    store = await open_store()
+    await store.mark_published(A, record.revision)
+    await store.close()
+    store = await open_store()
+    assert await store.pending() == []
+
+
+async def test_close_logs_the_marks_when_files_cannot_be_written(
+    open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await open_store()
+    published = await store.put(A, jwt(1))
+    fail_file_writes(monkeypatch)
+    pending = await store.put(B, jwt(2))
+    await store.mark_published(A, published.revision)
+    with pytest.raises(StoreError, match="not written"):
+        await store.close()
+    monkeypatch.undo()
+    store = await open_store()
+    assert await store.pending() == [pending]
 
 
 # -- a real crash --------------------------------------------------------------------------------

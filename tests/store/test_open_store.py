@@ -15,6 +15,7 @@ def test_the_public_names_are_pinned() -> None:
         "Conflict",
         "DirectoryStore",
         "FailingStore",
+        "KVStore",
         "MemoryStore",
         "NotFound",
         "Record",
@@ -56,8 +57,8 @@ def test_shard_false_selects_the_flat_layout(tmp_path: Path) -> None:
     assert isinstance(store, DirectoryStore) and not store.shard
 
 
-def test_nats_kv_is_not_available_yet() -> None:
-    with pytest.raises(ValueError, match="not available yet"):
+def test_nats_kv_without_servers_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs NATS servers"):
         open_store("nats-kv://accounts")
 
 
