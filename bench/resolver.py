@@ -128,7 +128,11 @@ async def run(args: argparse.Namespace) -> list[tuple[str, str, str]]:
                 rows += await measure(args, world, url, server.url, http)
         finally:
             accountd.send_signal(signal.SIGTERM)
-            accountd.wait(30)
+            try:
+                accountd.wait(15)
+            except subprocess.TimeoutExpired:
+                accountd.kill()
+                accountd.wait()
             server.stop()
     return rows
 

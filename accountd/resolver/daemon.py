@@ -26,6 +26,7 @@ from accountd.claims import KeyPair, Trust
 from accountd.resolver.errors import AccountNotFound, ResolverError
 from accountd.resolver.fleet import AccountdView, FleetReport, Status, compare, survey
 from accountd.resolver.repair import Repair, Repairer
+from accountd.resolver.replies import wait_event
 from accountd.resolver.resolver import Resolver
 
 __all__ = ["FleetDaemon"]
@@ -106,7 +107,8 @@ class FleetDaemon:
     async def wait_for(self, predicate: Callable[[FleetDaemon], bool], timeout: float) -> None:
         """Return once ``predicate(self)`` holds, checked after every round; TimeoutError if not."""
         async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self)), timeout)
+            async with asyncio.timeout(timeout):
+                await self._changed.wait_for(lambda: predicate(self))
 
     async def _loop(self) -> None:
         while True:
@@ -118,8 +120,7 @@ class FleetDaemon:
                     self.last_error = str(exc) or type(exc).__name__
                     log.exception("fleet round failed")
             self._kick.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), self.interval)
+            await wait_event(self._kick, self.interval)
 
     # ------------------------------------------------------------------------------ one round
 

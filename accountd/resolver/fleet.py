@@ -34,7 +34,7 @@ from nats.aio.client import Client
 
 from accountd.claims import DecodeError, decode_account, is_account_key
 from accountd.resolver.fetch import HttpFetcher
-from accountd.resolver.replies import Envelope, NoResponders, collect_replies, parse_envelope
+from accountd.resolver.replies import Envelope, NoResponders, collect_replies, from_all, parse_envelope
 
 __all__ = ["AccountdView", "Cell", "FleetReport", "Held", "Row", "ServerRef", "Status", "Survey", "compare", "survey"]
 
@@ -237,9 +237,8 @@ async def survey(
     errors: list[str] = []
     if not servers:
         errors.append("no nats-server answered $SYS.REQ.SERVER.PING (is --creds a system-account user?)")
-    n = len(servers) or None
     accountz, listing = await asyncio.gather(
-        collect_replies(nc, PING_ACCOUNTZ, quiet=quiet, timeout=timeout, expected=n),
+        collect_replies(nc, PING_ACCOUNTZ, quiet=quiet, timeout=timeout, done=from_all(servers)),
         _list(nc, quiet, timeout),
     )
     loaded: dict[str, set[str]] = {}
@@ -285,7 +284,7 @@ async def _list(nc: Client, quiet: float, timeout: float) -> list[Envelope]:
 async def _info(nc: Client, s: Survey, account: str, limit: asyncio.Semaphore, quiet: float, timeout: float) -> None:
     async with limit:
         replies = await collect_replies(nc, f"$SYS.REQ.ACCOUNT.{account}.INFO", quiet=quiet, timeout=timeout,
-                                        expected=len(s.servers))  # fmt: skip
+                                        done=from_all(s.servers))  # fmt: skip
     for env in _envelopes(replies):
         if env.server_id in s.servers and env.ok and isinstance(env.data, dict) and env.data.get("jwt"):
             s.held.setdefault(account, {})[env.server_id] = Held.of_jwt(str(env.data["jwt"]))

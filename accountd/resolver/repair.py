@@ -25,7 +25,7 @@ from nats.aio.client import Client
 
 from accountd.claims import GenericClaims, KeyPair, encode
 from accountd.resolver.fleet import FleetReport, Row, ServerRef, Status
-from accountd.resolver.replies import Envelope, NoResponders, collect_replies, parse_envelope
+from accountd.resolver.replies import Envelope, NoResponders, collect_replies, from_all, parse_envelope
 
 __all__ = ["Repair", "Repairer"]
 
@@ -96,7 +96,7 @@ class Repairer:
         for row in report.rows:
             targets = [sid for sid, c in row.cells.items() if c.status in RESEND]
             if targets and row.accountd is not None:
-                repairs += await self._resend(row, [servers[t] for t in targets], len(servers), labels)
+                repairs += await self._resend(row, [servers[t] for t in targets], labels)
             for sid, cell in row.cells.items():
                 server = servers[sid]
                 if cell.status is Status.AHEAD:
@@ -115,7 +115,7 @@ class Repairer:
 
     # ------------------------------------------------------------------------------ re-send
 
-    async def _resend(self, row: Row, targets: list[ServerRef], fleet: int, labels: dict[str, str]) -> list[Repair]:
+    async def _resend(self, row: Row, targets: list[ServerRef], labels: dict[str, str]) -> list[Repair]:
         was = {t.id: str(row.cells[t.id].status) for t in targets}
 
         def each(outcome: Outcome, detail: str) -> list[Repair]:
@@ -130,7 +130,8 @@ class Repairer:
             return each("failed", f"cannot get the current JWT from accountd: {exc}")
         try:
             replies = await collect_replies(nc, f"$SYS.ACCOUNT.{row.account}.CLAIMS.UPDATE", token.encode(),
-                                            quiet=self.quiet, timeout=self.timeout, expected=fleet)  # fmt: skip
+                                            quiet=self.quiet, timeout=self.timeout,
+                                            done=from_all([t.id for t in targets]))  # fmt: skip
         except NoResponders:
             return each("failed", "no server subscribes to claim updates")
         by_server = {e.server_id: e for e in (parse_envelope(m.data) for m in replies) if e is not None}
@@ -196,7 +197,7 @@ class Repairer:
         targets = {server.id for a in doomed for _, server in extras[a]}
         try:
             replies = await collect_replies(nc, CLAIMS_DELETE, token.encode(), quiet=self.quiet,
-                                            timeout=self.timeout, expected=len(targets))  # fmt: skip
+                                            timeout=self.timeout, done=from_all(targets))  # fmt: skip
         except NoResponders:
             replies = []
         by_server = {e.server_id: e for e in (parse_envelope(m.data) for m in replies) if e is not None}

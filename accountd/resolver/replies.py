@@ -9,14 +9,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-__all__ = ["Envelope", "NoResponders", "collect_replies", "parse_envelope"]
+__all__ = ["Envelope", "NoResponders", "collect_replies", "from_all", "parse_envelope", "wait_event"]
+
+
+async def wait_event(event: asyncio.Event, timeout: float) -> bool:
+    """Wait for ``event`` at most ``timeout`` seconds; True if it was set.
+
+    Not ``asyncio.wait_for``: on Python 3.11 it can swallow a cancellation that arrives while the
+    event is being set (observed: a task looping on it never stopped; fixed in 3.12).
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
 
 
 class NoResponders(Exception):
@@ -66,11 +80,8 @@ async def collect_replies(
             if (expected is not None and len(replies) >= expected) or (done is not None and done(replies)):
                 break
             arrived.clear()
-            try:
-                await asyncio.wait_for(arrived.wait(), min(quiet, remaining) if replies else remaining)
-            except TimeoutError:
-                if replies:
-                    break
+            if not await wait_event(arrived, min(quiet, remaining) if replies else remaining) and replies:
+                break
     finally:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
@@ -114,3 +125,22 @@ def parse_envelope(data: bytes) -> Envelope | None:
         data=doc.get("data"),
         error=error if isinstance(error, dict) else None,
     )
+
+
+def from_all(server_ids: Collection[str]) -> Callable[[list[Msg]], bool]:
+    """A ``done`` test for :func:`collect_replies`: true once every one of ``server_ids`` replied.
+
+    Counting replies is not enough: accountd answers some of the same subjects (LIST, DELETE)."""
+    waiting = set(server_ids)
+    seen = 0
+
+    def done(replies: list[Msg]) -> bool:
+        nonlocal seen
+        for msg in replies[seen:]:
+            env = parse_envelope(msg.data)
+            if env is not None:
+                waiting.discard(env.server_id)
+        seen = len(replies)
+        return not waiting
+
+    return done

@@ -46,6 +46,7 @@ from accountd.resolver.errors import AccountNotFound, FetchFailed, InvalidAccoun
 from accountd.resolver.feed import UPDATE_SUBJECTS, UpdateFeed
 from accountd.resolver.fetch import Fetched, Fetcher, HttpFetcher, NatsFetcher
 from accountd.resolver.metrics import ResolverCollector, ResolverStats
+from accountd.resolver.replies import wait_event
 from accountd.resolver.updates import Verdict, judge_update
 
 __all__ = ["UPDATE_SUBJECTS", "EvictCallback", "Resolver", "UpdateCallback"]
@@ -436,8 +437,7 @@ class Resolver:
             nxt = self.cache.next_expiry()
             delay = 1.0 if nxt is None else min(1.0, max(0.0, nxt - self.clock()) + 0.01)
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            await wait_event(self._wake, delay)
             for entry in self.cache.expired(self.clock()):
                 await self._evicted(entry, "expired")
 

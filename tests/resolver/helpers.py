@@ -68,6 +68,22 @@ async def start_accountd(files: dict[str, Path], *, port: int | None = None, nat
     return server
 
 
+async def close_accountd(server: Server) -> None:
+    """``Server.close()``, made safe against a Python 3.11 race: ``Notifier._run`` waits with
+    ``asyncio.wait_for`` on an event that ``close()`` sets (``flush``) just before cancelling the
+    task, and wait_for then swallows the cancellation — ``close()`` waited forever in about one run
+    in thirty. Stopping the outbox task first, while nothing wakes it, avoids the race; the bound
+    is a last resort."""
+    await server.notifier.stop()
+    try:
+        async with asyncio.timeout(20):
+            await server.close()
+    except TimeoutError:
+        if server.bus is not None:
+            await server.bus.close()
+        await server.store.close()
+
+
 def accountd_url(server: Server) -> str:
     host, port = server.address
     return f"http://{host}:{port}"

@@ -21,7 +21,7 @@ from accountd.cli import main
 from accountd.natsserver import free_port
 from accountd.server import Server
 
-from .helpers import accountd_url, eventually, full_resolver, nats_server, start_accountd
+from .helpers import accountd_url, close_accountd, eventually, full_resolver, nats_server, start_accountd
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def n1(world: World, files: dict[str, Path], tmp_path_factory: pytest.TempPathFa
 async def accountd(files: dict[str, Path], n1: str) -> AsyncIterator[Server]:
     server = await start_accountd(files, nats_url=n1)
     yield server
-    await server.close()
+    await close_accountd(server)
 
 
 @pytest.mark.asyncio(loop_scope="module")

@@ -15,7 +15,7 @@ from world import World
 from accountd.natsserver import free_port
 from accountd.resolver import AccountNotFound, FetchFailed, HttpFetcher, InvalidAccount, Resolver, accounts_url
 
-from .helpers import full_resolver, nats_server, start_accountd
+from .helpers import Calls, close_accountd, full_resolver, nats_server, start_accountd
 
 
 @dataclass
@@ -212,7 +212,7 @@ async def test_an_account_listing_is_paged(tmp_path: Path) -> None:
         assert {x["jti"] for x in listed} == {a.claims.jti for a in accounts}
         await fetcher.close()
     finally:
-        await accountd.close()
+        await close_accountd(accountd)
 
 
 async def test_lookup_over_nats_finds_accountd_and_an_empty_reply_means_not_found(tmp_path: Path) -> None:
@@ -229,7 +229,7 @@ async def test_lookup_over_nats_finds_accountd_and_an_empty_reply_means_not_foun
             assert r.stats.fetches[("nats", "ok")] == 1
             with pytest.raises(AccountNotFound):
                 await r.get(world.account("NOWHERE").pub)
-        await accountd.close()
+        await close_accountd(accountd)
     finally:
         server.stop()
 
@@ -249,6 +249,19 @@ async def test_http_falls_back_to_lookup_when_the_url_is_down(tmp_path: Path) ->
             assert (await r.get(a.pub)).jti == a.claims.jti
             assert r.stats.fetches[("http", "failed")] == 1
             assert r.stats.fetches[("nats", "ok")] == 1
-        await accountd.close()
+        await close_accountd(accountd)
     finally:
         server.stop()
+
+
+async def test_periodic_revalidation_finds_a_change_without_any_get(scripted: tuple[Script, str]) -> None:
+    script, url = scripted
+    a = script.world.account("A")
+    script.jwts[a.pub] = a.jwt
+    async with resolver_for(script, url, revalidate_interval=0.2) as r:
+        await r.get(a.pub)
+        calls = Calls()
+        r.on_update(calls)
+        script.jwts[a.pub] = script.world.reissue(a, iat=a.claims.iat + 1, conn=4).jwt
+        assert (await calls.wait(a.pub)).limits == {"conn": (-1, 4)}
+        assert r.stats.revalidations["changed"] == 1

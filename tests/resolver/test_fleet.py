@@ -32,6 +32,7 @@ from accountd.server import Server
 from .helpers import (
     LIMIT_ERROR,
     accountd_url,
+    close_accountd,
     cluster,
     connect_user,
     eventually,
@@ -109,7 +110,7 @@ async def fleet(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fleet
         yield f
     finally:
         await sys.close()
-        await accountd.close()
+        await close_accountd(accountd)
         n1.stop()
         n2.stop()
 

@@ -15,7 +15,16 @@ from world import World
 from accountd.natsserver import NatsServer, free_port
 from accountd.resolver import FetchFailed, Resolver
 
-from .helpers import Calls, accountd_url, eventually, full_resolver, nats_server, start_accountd, sys_client
+from .helpers import (
+    Calls,
+    accountd_url,
+    close_accountd,
+    eventually,
+    full_resolver,
+    nats_server,
+    start_accountd,
+    sys_client,
+)
 
 
 @dataclass
@@ -89,7 +98,7 @@ async def test_after_a_nats_restart_missed_changes_are_caught_by_revalidation(se
         await resolver.close()
         if own is not None:
             await own.close()
-        await accountd.close()
+        await close_accountd(accountd)
 
 
 @pytest.mark.parametrize("setup", ["memory"], indirect=True)
@@ -109,7 +118,7 @@ async def test_an_accountd_restart_is_survived(setup: Setup) -> None:
         await accountd.service.put(a.jwt)
         await resolver.get(a.pub)
 
-        await accountd.close()
+        await close_accountd(accountd)
         failed = resolver.stats.revalidations["failed"]
         await eventually(lambda: resolver.stats.revalidations["failed"] > failed, what="a failed revalidation")
         assert (await resolver.get(a.pub)).jti == a.claims.jti  # the cached copy keeps serving
@@ -127,4 +136,4 @@ async def test_an_accountd_restart_is_survived(setup: Setup) -> None:
         assert (await resolver.get(b.pub)).jti == b.claims.jti
     finally:
         await resolver.close()
-        await accountd.close()
+        await close_accountd(accountd)

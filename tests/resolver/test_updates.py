@@ -22,7 +22,7 @@ from accountd.natsserver import NatsServer
 from accountd.resolver import InvalidAccount, Resolver
 from accountd.server import Server
 
-from .helpers import Calls, accountd_url, full_resolver, nats_server, signed, start_accountd, sys_client
+from .helpers import Calls, accountd_url, close_accountd, full_resolver, nats_server, signed, start_accountd, sys_client
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -85,7 +85,7 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
     finally:
         await sys.close()
         await resolver.close()
-        await accountd.close()
+        await close_accountd(accountd)
         server.stop()
 
 
