@@ -62,6 +62,10 @@ CONSUMER = "accountd"
 HEARTBEAT = 1.0
 """Watcher idle heartbeat (s); three missed ones and the watcher is recreated."""
 OWN_WAIT = 0.25
+RELEASE_AFTER = 3.0
+"""A change fetched here but neither published nor superseded for this long means this instance
+cannot publish (say its system-account connection is down): it hands its changes back and takes
+no new ones for as long."""
 """How long pending() waits for the outbox consumer to deliver this instance's own fresh writes."""
 PULL_BATCH = 256
 _BUCKET = re.compile(r"[A-Za-z0-9_-]+")
@@ -136,6 +140,10 @@ class KVStore:
         self._pull_done: dict[str, asyncio.Event] = {}
         self._held: dict[AccountKey, dict[int, tuple[str, Record]]] = {}
         """Fetched, unacknowledged changes: account → stream sequence → (ack subject, record)."""
+        self._held_since: dict[AccountKey, float] = {}
+        self.release_after = RELEASE_AFTER
+        self._paused_until = 0.0
+        self._released = 0
         self._own: dict[AccountKey, int] = {}
         """The latest revision this instance wrote and has not fetched from the outbox consumer yet."""
         self._again: dict[AccountKey, int] = {}
@@ -212,11 +220,17 @@ class KVStore:
         if self._nc is None:
             return
         self._open = False
-        for held in self._held.values():  # let another instance publish these now, not after ack_wait
+        await self._release()  # let another instance publish these now, not after ack_wait
+        await self._shutdown()
+
+    async def _release(self) -> None:
+        """Hand every held change back to the consumer (NAK: redelivered at once, to any instance)."""
+        for held in self._held.values():
             for reply, _ in held.values():
                 await self._reply(reply, b"-NAK")
+        self._released += sum(len(held) for held in self._held.values())
         self._held.clear()
-        await self._shutdown()
+        self._held_since.clear()
 
     async def _shutdown(self) -> None:
         if self._guard is not None:
@@ -405,12 +419,19 @@ class KVStore:
         raise StoreError(f"KV bucket {self.bucket}: {account} keeps changing; delete abandoned")
 
     async def _conflict(self, account: AccountKey, expect: int | None, exc: APIError) -> Conflict:
+        """The Conflict to raise, once the index shows the winner (so that the caller's retry sees it)."""
         match = _WRONG_LAST.search(exc.description or "")
-        with contextlib.suppress(StoreError):
-            await self._read(account)  # so that the caller's retry sees the winner
-        current = self._index.records.get(account)
-        actual = int(match.group(1)) if match else (current.revision if current else 0)
-        return Conflict(account, expect or 0, actual)
+        actual = int(match.group(1)) if match else None
+        deadline = time.monotonic() + 1.0
+        while True:
+            with contextlib.suppress(StoreError):
+                await self._read(account)
+            current = self._index.records.get(account)
+            revision = current.revision if current else 0
+            # Without a number the winner was still being replicated (observed under load): wait for it.
+            if (revision >= (actual or 0) and revision != (expect or 0)) or time.monotonic() > deadline:
+                return Conflict(account, expect or 0, actual if actual is not None else revision)
+            await asyncio.sleep(0.005)
 
     async def _publish(self, account: AccountKey, payload: bytes, headers: dict[str, str], expect: int | None) -> int:
         """Append to the account's subject; retried while the stream has no leader (an election).
@@ -559,6 +580,15 @@ class KVStore:
 
     async def pending(self) -> builtins.list[Record]:
         self._ready()
+        now = time.monotonic()
+        if now < self._paused_until:
+            return []
+        if any(now - since > self.release_after for since in self._held_since.values()):
+            log.warning("KV bucket %s: changes fetched %.0f s ago are still not published; handing them to "
+                        "the other instances", self.bucket, self.release_after)
+            await self._release()
+            self._paused_until = now + self.release_after
+            return []
         await self._pull()
         waiting = {a for a, rev in self._own.items() if rev > self._published.get(a, 0)}
         if waiting:
@@ -611,6 +641,9 @@ class KVStore:
             await self._reply(held.pop(seq)[0], b"+ACK")
         if not held:
             self._held.pop(account, None)
+            self._held_since.pop(account, None)
+        elif account in self._held_since:
+            self._held_since[account] = time.monotonic()  # publishing makes progress
         for marks in (self._own, self._again):
             if marks.get(account, revision + 1) <= revision:
                 del marks[account]
@@ -692,6 +725,7 @@ class KVStore:
         record = _decode(AccountKey(account), seq, msg.data, msg.headers)
         self._apply(record)
         self._held.setdefault(record.account, {})[seq] = (msg.reply, record)
+        self._held_since.setdefault(record.account, time.monotonic())
 
     async def _reply(self, subject: str, payload: bytes) -> None:
         if self._nc is not None and not self._nc.is_closed:
@@ -714,6 +748,7 @@ class KVStore:
             "connected": int(self._nc is not None and self._nc.is_connected),
             "watch_restarts": self._watch_restarts,
             "redeliveries": self._redeliveries,
+            "released": self._released,
         }
 
 

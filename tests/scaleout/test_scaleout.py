@@ -191,8 +191,8 @@ async def test_a_change_is_published_even_when_its_instance_is_killed_right_afte
         proc.kill()
         proc.wait()
     await until(lambda: updates.published(account.pub, account.jwt), what="the notification")
-    if not can_publish:
-        assert survivor.server.notifier.published >= 1
+    if not can_publish:  # then only the survivor can have published it
+        await until(lambda: survivor.server.notifier.published >= 1, what="the survivor's count")
 
 
 async def _healthy(http: aiohttp.ClientSession, url: str, proc: subprocess.Popen[bytes]) -> bool:
@@ -245,9 +245,10 @@ async def test_sigkill_of_a_nats_server_during_a_write_storm(
         await until(lambda: len(acknowledged) >= 60, what="the storm to get going")
         await asyncio.to_thread(victim.kill)
         await asyncio.gather(*storm)
-        before = len(acknowledged)
+        assert len(acknowledged) >= 60
 
-        # accountd keeps serving: new writes succeed again on both instances once a leader is elected
+        # accountd keeps serving: new writes succeed on both instances (they wait out the election)
+        after: dict[str, str] = {}
         for n in range(10):
             account = world.account(f"AFTER{n}")
             instance = (one, two)[n % 2]
@@ -256,17 +257,35 @@ async def test_sigkill_of_a_nats_server_during_a_write_storm(
                 return (await i.post(a, j)).status == 200
 
             await until(accepted, timeout=60, what="a write after the kill")
-            acknowledged[account.pub] = account.jwt
-        assert before >= 60
+            after[account.pub] = account.jwt
+        acknowledged.update(after)
 
         for instance in (one, two):
             for pub, jwt in acknowledged.items():
                 await until_served(instance, pub, jwt, f"acknowledged {pub} on {instance.url}")
-        await until(lambda: all(updates.published(p, j) for p, j in acknowledged.items()), timeout=60,
-                    what="a notification for every acknowledged write")
+        # Notifications keep flowing: every write after the kill is published.
+        await until(lambda: all(updates.published(p, j) for p, j in after.items()), timeout=60,
+                    what="a notification for every write after the kill")
+        # And every change, before and after, was taken from the outbox and handed to NATS. (An update
+        # flushed to the dying server just before the kill can still miss the others: core NATS is
+        # at-most-once there — observed for ~0.1% of messages flushed in the last moment.)
+        await until(lambda: _outbox_drained(cluster, stream), timeout=60, what="the outbox to drain")
     finally:
         assert updates.nc is not None
         await updates.nc.close()
         await asyncio.to_thread(victim.start)
         await wait_for_jetstream(cluster, 3)
 
+
+
+async def _outbox_drained(cluster: Cluster, stream: str) -> bool:
+    """Every change delivered to an instance and acknowledged by it (published)."""
+    try:
+        nc = await nats.connect(cluster.urls, user_credentials=str(cluster.kv_creds))
+        try:
+            info = await nc.jetstream(timeout=2).consumer_info(stream, "accountd")
+        finally:
+            await nc.close()
+    except Exception:
+        return False
+    return bool(info.num_pending == 0 and info.num_ack_pending == 0)

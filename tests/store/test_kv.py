@@ -299,6 +299,27 @@ async def test_a_closing_instance_hands_its_changes_over_at_once(opened: Callabl
     assert got == [record]
 
 
+async def test_an_instance_that_cannot_publish_hands_its_changes_over(
+    opened: Callable[..., Awaitable[KVStore]]
+) -> None:
+    one, two = await opened(ack_wait=60), await opened(ack_wait=60)
+    one.release_after = 0.2
+    record = await one.put(A, jwt(1))
+    assert await one.pending() == [record]  # and its notifier never marks it published
+
+    got: list[Record] = []
+
+    async def handed_over() -> bool:
+        await one.pending()  # offers it again until release_after has passed, then hands it back
+        got[:] = await two.pending()
+        return bool(got)
+
+    await until(handed_over)
+    assert got == [record]
+    assert int(one.stats()["released"]) == 1
+    assert await one.pending() == []  # and takes nothing for a while
+
+
 async def test_a_newer_change_found_after_publishing_is_published_again(
     opened: Callable[..., Awaitable[KVStore]]
 ) -> None:
