@@ -207,7 +207,8 @@ class KVStore:
             self._pull_sub = await self._nc.subscribe(self._pull_inbox + ".*", cb=self._on_pull)
             await self._retry(deadline, "watch the KV bucket", lambda: self._start_watch(None))
             try:
-                await asyncio.wait_for(self._loaded.wait(), max(0.1, deadline - time.monotonic()))
+                async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
+                    await self._loaded.wait()
             except TimeoutError:
                 raise StoreError(f"KV bucket {self.bucket}: the initial load did not finish in time") from None
         except BaseException:
@@ -557,9 +558,11 @@ class KVStore:
 
     async def _watch_guard(self) -> None:
         """Recreate the watcher when it skipped, stalled (its server died) or the connection came back."""
-        while True:
+        while self._open:  # (not only the cancel: one swallowed by a library's wait_for must not hang close())
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancel that stops this loop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._watch_reset.wait(), HEARTBEAT)
+                async with asyncio.timeout(HEARTBEAT):
+                    await self._watch_reset.wait()
             stalled = time.monotonic() - self._watch_seen > 3 * HEARTBEAT
             if not (self._watch_reset.is_set() or stalled):
                 continue
@@ -687,7 +690,8 @@ class KVStore:
         try:
             await self._nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{CONSUMER}", request,
                                    reply=f"{self._pull_inbox}.{token}")
-            await asyncio.wait_for(finished.wait(), 2.0)
+            async with asyncio.timeout(2.0):
+                await finished.wait()
         except Exception as exc:  # a timeout while the consumer has no leader, a disconnect, …
             log.debug("KV bucket %s: pull failed: %s", self.bucket, exc)
         finally:
