@@ -50,7 +50,9 @@ class Notifier:
     async def _run(self) -> None:
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), self.retry_interval)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow stop()'s cancel.
+                async with asyncio.timeout(self.retry_interval):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()
@@ -119,7 +121,8 @@ class Notifier:
         """Publish what is pending (if connected) and wait; True when the outbox is empty."""
         self.kick()
         try:
-            await asyncio.wait_for(self._drain_until_empty(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._drain_until_empty()
         except TimeoutError:
             return False
         return True
