@@ -31,6 +31,9 @@ run: $(STAMP)
 ## make bench: throughput and latency benchmarks; results go to BENCHMARKS.md by hand
 bench: $(STAMP) bench-claims
 	$(BIN)/python -m bench.serve
+	$(BIN)/python -m bench.store
+	$(BIN)/python -m bench.resolver
+	$(BIN)/python -m bench.kv
 
 bench-claims: $(STAMP)
 	$(BIN)/python -m bench.claims
