@@ -8,14 +8,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-from harness import NatsFactory, VectorSet, load_vectors
-from serving import Running, StartServer
-from world import World
 
 from accountd.config import Settings
 from accountd.natsserver import NatsServer, find_nats_server, free_port
 from accountd.server import Server
 from accountd.store import Store
+from harness import NatsFactory, VectorSet, load_vectors
+from serving import Running, StartServer
+from world import World
 
 
 @pytest.fixture(scope="session")

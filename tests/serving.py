@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from world import World
 
 from accountd.server import Server
+from world import World
 
 
 @dataclass

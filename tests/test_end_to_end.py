@@ -13,12 +13,12 @@ from pathlib import Path
 import aiohttp
 import nats
 import pytest
-from harness import NatsFactory, operator_mode_config
 from nats.aio.client import Client
-from serving import Running, StartServer
-from world import Account, World
 
 from accountd.natsserver import NatsServer, free_port
+from harness import NatsFactory, operator_mode_config
+from serving import Running, StartServer
+from world import Account, World
 
 LIMIT_ERROR = "maximum account active connections exceeded"
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import nats
 import pytest
-from harness import NatsFactory, operator_mode_config
 from nats.aio.client import Client
-from serving import Running, StartServer
-from world import World
 
 from accountd.claims import Role, create
+from harness import NatsFactory, operator_mode_config
+from serving import Running, StartServer
+from world import World
 
 pytest_plugins: list[str] = []
 

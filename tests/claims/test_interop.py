@@ -13,7 +13,6 @@ from pathlib import Path
 
 import nats
 import pytest
-from harness import operator_mode_config
 from nats.aio.client import Client
 
 from accountd.claims import (
@@ -28,6 +27,7 @@ from accountd.claims import (
 )
 from accountd.natsserver import NatsServer
 from accountd.types import UserKey
+from harness import operator_mode_config
 
 
 @dataclass

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from harness import VectorSet
 
 from accountd.monitor import Monitor
 from accountd.natsserver import NatsServer
+from harness import VectorSet
 
 from .support import memory_config, names, open_client
 

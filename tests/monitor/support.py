@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import nats
-from harness import VectorSet, operator_mode_config
 from nats.aio.client import Client
 
 from accountd.monitor import MonitorState
+from harness import VectorSet, operator_mode_config
 
 
 def vector_keys(basic: VectorSet) -> tuple[str, str]:

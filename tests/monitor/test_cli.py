@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from harness import VectorSet
 
 from accountd.cli import main
 from accountd.cli.monitor import event_line
 from accountd.natsserver import NatsServer
+from harness import VectorSet
 
 from .support import open_client, vector_keys
 

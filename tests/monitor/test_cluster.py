@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
-from harness import VectorSet
 
 from accountd.cli import main
 from accountd.monitor import Monitor
 from accountd.natsserver import NatsServer, free_port
+from harness import VectorSet
 
 from .support import connections, memory_config, open_client, vector_keys
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import nats
 import pytest
-from harness import VectorSet
 
 import accountd.monitor
 from accountd.monitor import Monitor
 from accountd.natsserver import NatsServer
+from harness import VectorSet
 
 from .support import connections, open_client, vector_keys
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from harness import VectorSet
 
 from accountd.monitor import Monitor, add_monitor_routes
 from accountd.natsserver import NatsServer, free_port
+from harness import VectorSet
 
 from .support import connections, open_client, vector_keys
 

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from harness import VectorSet
 from prometheus_client import Counter
 from prometheus_client.parser import text_string_to_metric_families
 
 from accountd.monitor import METRICS, Monitor, add_monitor_routes, attach
 from accountd.natsserver import NatsServer
+from harness import VectorSet
 
 from .support import connections, open_client, vector_keys
 

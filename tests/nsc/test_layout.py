@@ -7,9 +7,8 @@ import shutil
 import stat
 from pathlib import Path
 
-from cli.helpers import Cli, make_world
-
 from accountd.claims import decode_account, decode_operator, decode_user, parse_creds
+from cli.helpers import Cli, make_world
 
 VECTORS = Path(__file__).parent.parent / "vectors" / "basic"
 

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli.helpers import Cli
 
 from accountd.claims import decode_account
 from accountd.nsc import Home, HomeLock, LockTimeout
+from cli.helpers import Cli
 
 
 def test_an_exclusive_lock_excludes_another(tmp_path: Path) -> None:

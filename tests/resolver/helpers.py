@@ -10,15 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from harness import operator_mode_config
 from nats.aio.client import Client
-from world import Account, World
 
 from accountd.claims import AccountClaims, encode
 from accountd.config import Settings
 from accountd.natsserver import NatsServer, find_nats_server, free_port
 from accountd.resolver import AccountDiff
 from accountd.server import Server
+from harness import operator_mode_config
+from world import Account, World
 
 LIMIT_ERROR = "maximum account active connections exceeded"
 

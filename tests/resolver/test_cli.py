@@ -15,11 +15,11 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from click.testing import CliRunner
-from world import World
 
 from accountd.cli import main
 from accountd.natsserver import free_port
 from accountd.server import Server
+from world import World
 
 from .helpers import accountd_url, close_accountd, eventually, full_resolver, nats_server, start_accountd
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from world import World
 
 from accountd.natsserver import free_port
 from accountd.resolver import AccountNotFound, FetchFailed, HttpFetcher, InvalidAccount, Resolver, accounts_url
+from world import World
 
 from .helpers import Calls, close_accountd, full_resolver, nats_server, start_accountd
 

@@ -21,13 +21,13 @@ import pytest
 import pytest_asyncio
 from click.testing import CliRunner
 from nats.aio.client import Client
-from world import Account, World
 
 from accountd.claims import Role, Trust, load_seed
 from accountd.cli import main
 from accountd.natsserver import NatsServer, free_port
 from accountd.resolver import FleetDaemon, Repair, Status, compare, survey
 from accountd.server import Server
+from world import Account, World
 
 from .helpers import (
     LIMIT_ERROR,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import nats
 import pytest
-from world import World
 
 from accountd.natsserver import NatsServer, free_port
 from accountd.resolver import FetchFailed, Resolver
+from world import World
 
 from .helpers import (
     Calls,

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from nats.aio.client import Client
-from world import Account, World
 
 from accountd.claims import Role, create
 from accountd.natsserver import NatsServer
 from accountd.resolver import InvalidAccount, Resolver
 from accountd.server import Server
+from world import Account, World
 
 from .helpers import Calls, accountd_url, close_accountd, full_resolver, nats_server, signed, start_accountd, sys_client
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nats
-from harness import operator_mode_config
 from nats.js.api import StreamConfig
-from world import Account, World
 
 from accountd.natsserver import NatsServer, free_port
+from harness import operator_mode_config
+from world import Account, World
 
 __all__ = ["Cluster", "start_cluster"]
 

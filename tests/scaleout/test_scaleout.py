@@ -19,9 +19,9 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from serving import Running, StartServer
 
 from accountd.natsserver import free_port
+from serving import Running, StartServer
 
 from .cluster import Cluster, start_cluster, wait_for_jetstream
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import nats
 import pytest
 from contract import A, B, PersistentContract, StoreContract, jwt
-from harness import NatsFactory, operator_mode_config
 from nats.js.errors import KeyNotFoundError
-from scaleout.cluster import Cluster, start_cluster
 
 from accountd.store import Conflict, KVStore, Record, Store, StoreError, open_store
 from accountd.types import AccountKey
+from harness import NatsFactory, operator_mode_config
+from scaleout.cluster import Cluster, start_cluster
 
 _buckets = itertools.count()
 

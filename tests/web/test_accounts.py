@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import time
 
+from accountd.claims import Role, create, decode_account, encode, new_account, new_user
 from serving import Running
 from world import World
-
-from accountd.claims import Role, create, decode_account, encode, new_account, new_user
 
 
 async def test_probe_answers_200_with_empty_body_and_no_cache_headers(api: Running) -> None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 
-from serving import Running, StartServer
-
 from accountd.claims import Role, create
 from accountd.store.failing import FailingStore
+from serving import Running, StartServer
 
 
 async def _store(api: Running, *names: str) -> list[str]:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
-from serving import Running, StartServer
-
 from accountd.claims import AccountClaims, KeyPair, Role, create, decode_account, encode, new_account
+from serving import Running, StartServer
 
 
 def _self_signed(key: KeyPair, *, iat: int | None = None, **limits: int) -> str:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from accountd.claims import Role, create, decode_account, encode, new_account
 from serving import Running, StartServer
 from world import World
-
-from accountd.claims import Role, create, decode_account, encode, new_account
 
 GO_HEADERS = {"User-Agent": "Go-http-client/1.1", "Accept-Encoding": "gzip"}
 
