@@ -17,6 +17,8 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from prometheus_client import CollectorRegistry
 
+from accountd.bus.replies import NoResponders
+from accountd.bus.replies import collect_replies as bus_collect_replies
 from accountd.monitor.events import (
     Event,
     MalformedEvent,
@@ -53,40 +55,15 @@ Listener = Callable[[Event], None]
 async def collect_replies(
     nc: Client, subject: str, payload: bytes = b"", *, quiet: float = 0.25, timeout: float = 2.0
 ) -> list[Msg]:
-    """Publish a request that many servers answer; collect replies until ``quiet`` seconds pass
-    without one (or ``timeout`` in all). ``request()`` would stop at the first reply."""
-    inbox = nc.new_inbox()
-    replies: list[Msg] = []
-    arrived = asyncio.Event()
+    """Replies of every server to one request, until ``quiet`` seconds pass without one.
 
-    no_responders = False
-
-    async def on_reply(msg: Msg) -> None:
-        nonlocal no_responders
-        if msg.headers and msg.headers.get("Status") == "503":
-            # Nobody subscribes to $SYS.REQ.* in the caller's account: not a system-account user
-            # (observed with nats-server 2.15.1 and nats-py 2.16: an instant empty 503 status reply).
-            no_responders = True
-        else:
-            replies.append(msg)
-        arrived.set()
-
-    sub = await nc.subscribe(inbox, cb=on_reply)
+    No reply at all when the caller is not a system-account user (nats-server answers "no
+    responders" at once).
+    """
     try:
-        await nc.publish(subject, payload, reply=inbox)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while (remaining := deadline - loop.time()) > 0 and not no_responders:
-            arrived.clear()
-            try:
-                await asyncio.wait_for(arrived.wait(), min(quiet, remaining) if replies else remaining)
-            except TimeoutError:
-                if replies:
-                    break
-    finally:
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
-    return replies
+        return await bus_collect_replies(nc, subject, payload, quiet=quiet, timeout=timeout)
+    except NoResponders:
+        return []
 
 
 async def ping_servers(nc: Client, *, quiet: float = 0.25, timeout: float = 2.0) -> tuple[list[StatszEvent], int]:
