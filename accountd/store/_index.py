@@ -7,6 +7,7 @@ directory store keeps its durable state in one and stages uncommitted changes be
 
 from __future__ import annotations
 
+import builtins
 import re
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Mapping
@@ -15,7 +16,7 @@ from types import MappingProxyType
 from accountd.store.base import Conflict, NotFound, Record
 from accountd.types import JWT, AccountKey
 
-__all__ = ["EMPTY_META", "Index", "check_account", "check_expect", "clean_jwt", "clean_meta"]
+__all__ = ["EMPTY_META", "Index", "IndexedReads", "check_account", "check_expect", "clean_jwt", "clean_meta"]
 
 _ACCOUNT = re.compile(r"A[A-Z2-7]{55}")
 
@@ -148,3 +149,38 @@ class Index:
             "pending": len(self.pending),
             "revision": self.revision,
         }
+
+
+class IndexedReads:
+    """The read half of a store whose committed state lives in an :class:`Index` (every store here).
+
+    Reads never touch the disk or the network; ``_ready()`` raises ``StoreError`` when closed.
+    """
+
+    _index: Index
+
+    def _ready(self) -> None:
+        raise NotImplementedError
+
+    async def get(self, account: AccountKey) -> Record:
+        account = check_account(account)
+        self._ready()
+        return self._index.get(account)
+
+    async def lookup(self, account: AccountKey) -> Record | None:
+        account = check_account(account)
+        self._ready()
+        return self._index.records.get(account)
+
+    async def list(self, *, after: AccountKey | None = None, limit: int | None = None) -> builtins.list[AccountKey]:
+        self._ready()
+        return self._index.page(after, limit)
+
+    async def count(self) -> int:
+        self._ready()
+        return len(self._index.live)
+
+    async def pending(self) -> builtins.list[Record]:
+        self._ready()
+        return self._index.pending_records()
+

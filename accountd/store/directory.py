@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from accountd.store._disk import Disk
-from accountd.store._index import Index, check_account, clean_jwt, clean_meta
+from accountd.store._index import Index, IndexedReads, check_account, clean_jwt, clean_meta
 from accountd.store.base import Record, StoreError
 from accountd.types import JWT, AccountKey
 
@@ -98,7 +98,7 @@ def _settle(future: asyncio.Future[None] | None, error: StoreError | None = None
         future.set_exception(error)
 
 
-class DirectoryStore:
+class DirectoryStore(IndexedReads):
     """Account JWTs as files under ``path``; see the module docstring for the format."""
 
     name = "directory"
@@ -204,28 +204,6 @@ class DirectoryStore:
         await asyncio.to_thread(self._disk.probe)
 
     # -- reads: committed state, from memory ---------------------------------------------------
-
-    async def get(self, account: AccountKey) -> Record:
-        account = check_account(account)
-        self._ready()
-        return self._index.get(account)
-
-    async def lookup(self, account: AccountKey) -> Record | None:
-        account = check_account(account)
-        self._ready()
-        return self._index.records.get(account)
-
-    async def list(self, *, after: AccountKey | None = None, limit: int | None = None) -> list[AccountKey]:
-        self._ready()
-        return self._index.page(after, limit)
-
-    async def count(self) -> int:
-        self._ready()
-        return len(self._index.live)
-
-    async def pending(self) -> builtins.list[Record]:
-        self._ready()
-        return self._index.pending_records()
 
     # -- writes --------------------------------------------------------------------------------
 

@@ -48,7 +48,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig
 from nats.js.errors import APIError, BadRequestError, NoStreamResponseError, NotFoundError
 
-from accountd.store._index import EMPTY_META, Index, check_account, clean_jwt, clean_meta
+from accountd.store._index import EMPTY_META, Index, IndexedReads, check_account, clean_jwt, clean_meta
 from accountd.store.base import Conflict, NotFound, Record, StoreError
 from accountd.types import JWT, AccountKey
 
@@ -77,7 +77,7 @@ _NOT_ENABLED = (10039, 10076)  # "JetStream not enabled for account" / "… not 
 _CANNOT_PLACE = (10074, 10023, 10005)  # replicas > 1 without a cluster / insufficient resources / no peers
 
 
-class KVStore:
+class KVStore(IndexedReads):
     """Account JWTs in a JetStream KV bucket, on a NATS connection of its own.
 
     ``servers``/``creds`` must reach a JetStream-enabled account: in operator mode the system
@@ -343,24 +343,6 @@ class KVStore:
         ))
 
     # --- reads -------------------------------------------------------------------------------
-
-    async def get(self, account: AccountKey) -> Record:
-        account = check_account(account)
-        self._ready()
-        return self._index.get(account)
-
-    async def lookup(self, account: AccountKey) -> Record | None:
-        account = check_account(account)
-        self._ready()
-        return self._index.records.get(account)
-
-    async def list(self, *, after: AccountKey | None = None, limit: int | None = None) -> list[AccountKey]:
-        self._ready()
-        return self._index.page(after, limit)
-
-    async def count(self) -> int:
-        self._ready()
-        return len(self._index.live)
 
     async def _read(self, account: AccountKey) -> Record | None:
         """The current record according to the stream leader (not a possibly lagging replica)."""

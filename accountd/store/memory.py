@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Mapping
 
-from accountd.store._index import Index, check_account, clean_jwt, clean_meta
+from accountd.store._index import Index, IndexedReads, check_account, clean_jwt, clean_meta
 from accountd.store.base import Record, StoreError
 from accountd.types import JWT, AccountKey
 
 __all__ = ["MemoryStore"]
 
 
-class MemoryStore:
+class MemoryStore(IndexedReads):
     """Every change is applied at once; nothing survives the process."""
 
     name = "memory"
@@ -30,14 +29,6 @@ class MemoryStore:
 
     async def check(self) -> None:
         self._ready()
-
-    async def get(self, account: AccountKey) -> Record:
-        self._ready()
-        return self._index.get(check_account(account))
-
-    async def lookup(self, account: AccountKey) -> Record | None:
-        self._ready()
-        return self._index.records.get(check_account(account))
 
     async def put(
         self,
@@ -64,18 +55,6 @@ class MemoryStore:
         self._ready()
         record = self._index.next_delete(self._index.records.get(account), account, token, clean, expect)
         return self._apply(record)
-
-    async def list(self, *, after: AccountKey | None = None, limit: int | None = None) -> list[AccountKey]:
-        self._ready()
-        return self._index.page(after, limit)
-
-    async def count(self) -> int:
-        self._ready()
-        return len(self._index.live)
-
-    async def pending(self) -> builtins.list[Record]:
-        self._ready()
-        return self._index.pending_records()
 
     async def mark_published(self, account: AccountKey, revision: int) -> None:
         self._ready()
