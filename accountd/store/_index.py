@@ -131,8 +131,9 @@ class Index:
         end = len(self.live) if limit is None else start + limit
         return self.live[start:end]
 
-    def pending_records(self) -> list[Record]:
-        return [self.records[account] for account in sorted(self.pending)]
+    def pending_records(self, limit: int | None = None) -> list[Record]:
+        keys = sorted(self.pending)
+        return [self.records[account] for account in (keys if limit is None else keys[:limit])]
 
     def mark_published(self, account: AccountKey, revision: int) -> bool:
         """Clear the pending mark if ``revision`` is current; True if a mark was cleared."""
@@ -180,7 +181,7 @@ class IndexedReads:
         self._ready()
         return len(self._index.live)
 
-    async def pending(self) -> builtins.list[Record]:
+    async def pending(self, *, limit: int | None = None) -> builtins.list[Record]:
         self._ready()
-        return self._index.pending_records()
+        return self._index.pending_records(limit)
 

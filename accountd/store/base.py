@@ -100,8 +100,12 @@ class Store(Protocol):
         *,
         meta: Mapping[str, int | str] | None = None,
         expect: int | None = None,
+        publish: bool = True,
     ) -> Record:
-        """Store ``jwt`` as the live record and mark the account pending; durable on return."""
+        """Store ``jwt`` as the live record and mark the account pending; durable on return.
+
+        ``publish=False`` leaves it unmarked: an import of what the servers already hold.
+        """
 
     async def delete(
         self,
@@ -122,8 +126,9 @@ class Store(Protocol):
     async def count(self) -> int:
         """The number of live records."""
 
-    async def pending(self) -> builtins.list[Record]:
-        """Current records (live or tombstone) whose latest change is not published yet, by key."""
+    async def pending(self, *, limit: int | None = None) -> builtins.list[Record]:
+        """Current records (live or tombstone) whose latest change is not published yet, by key;
+        at most ``limit`` of them (the first ones by key)."""
 
     async def mark_published(self, account: AccountKey, revision: int) -> None:
         """Clear the pending mark of ``account`` if ``revision`` is still its current revision."""

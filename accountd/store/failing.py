@@ -50,6 +50,7 @@ class FailingStore:
         *,
         meta: Mapping[str, int | str] | None = None,
         expect: int | None = None,
+        publish: bool = True,
     ) -> Record:
         self._fail()
 
@@ -69,7 +70,7 @@ class FailingStore:
     async def count(self) -> int:
         self._fail()
 
-    async def pending(self) -> builtins.list[Record]:
+    async def pending(self, *, limit: int | None = None) -> builtins.list[Record]:
         self._fail()
 
     async def mark_published(self, account: AccountKey, revision: int) -> None:

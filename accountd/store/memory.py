@@ -37,11 +37,12 @@ class MemoryStore(IndexedReads):
         *,
         meta: Mapping[str, int | str] | None = None,
         expect: int | None = None,
+        publish: bool = True,
     ) -> Record:
         account, jwt, clean = check_account(account), clean_jwt(jwt), clean_meta(meta)
         self._ready()
         record = self._index.next_put(self._index.records.get(account), account, jwt, clean, expect)
-        return self._apply(record)
+        return self._apply(record, pending=publish)
 
     async def delete(
         self,
@@ -63,8 +64,8 @@ class MemoryStore(IndexedReads):
     def stats(self) -> dict[str, int | str]:
         return {"name": self.name, **self._index.counts(), "writes": self._writes}
 
-    def _apply(self, record: Record) -> Record:
-        self._index.apply(record, pending=True)
+    def _apply(self, record: Record, *, pending: bool = True) -> Record:
+        self._index.apply(record, pending=pending)
         self._writes += 1
         return record
 
