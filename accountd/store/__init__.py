@@ -4,6 +4,8 @@
 
 =====================================  ===========================================================
 ``memory:``                            :class:`MemoryStore` (nothing persists)
+``sqlite:PATH``                        :class:`SQLiteStore`, one SQLite database file: the store
+                                       for a million accounts
 ``PATH`` or ``dir:PATH``               :class:`DirectoryStore`, flat ``<PATH>/<PUB>.jwt``
 ``PATH?shard=true``                    the same, sharded ``<PATH>/<last 2 chars>/<PUB>.jwt``
 ``nats-kv://BUCKET[?options]``         :class:`KVStore`, a JetStream KV bucket shared by several
@@ -16,6 +18,7 @@ The store is returned unopened: call ``await store.open()``.
 
 from __future__ import annotations
 
+import os
 import re
 
 from accountd.store.base import Conflict, NotFound, Record, Store, StoreError
@@ -23,6 +26,7 @@ from accountd.store.directory import DirectoryStore
 from accountd.store.failing import FailingStore
 from accountd.store.kv import KVStore
 from accountd.store.memory import MemoryStore
+from accountd.store.sqlite import SQLiteStore
 
 __all__ = [
     "Conflict",
@@ -32,6 +36,7 @@ __all__ = [
     "MemoryStore",
     "NotFound",
     "Record",
+    "SQLiteStore",
     "Store",
     "StoreError",
     "open_store",
@@ -56,11 +61,17 @@ def open_store(spec: str, *, nats: list[str] | None = None, creds: str = "") -> 
         if rest not in ("", "//"):
             raise ValueError(f"store {spec!r}: memory: takes no path")
         return MemoryStore()
+    if scheme == "sqlite":
+        path = rest[2:] if rest.startswith("//") else rest
+        if not path or "?" in path:
+            raise ValueError(f"store {spec!r}: write sqlite:PATH (a database file; it takes no options)")
+        return SQLiteStore(os.path.expanduser(path))
     if scheme == "nats-kv":
         return KVStore.from_spec(spec, nats=nats, creds=creds)
     if scheme not in ("", "dir"):
         raise ValueError(
-            f"store {spec!r}: unknown scheme {scheme + ':'!r}; use memory:, dir:PATH or a directory path"
+            f"store {spec!r}: unknown scheme {scheme + ':'!r}; use memory:, sqlite:PATH, dir:PATH, "
+            "nats-kv://BUCKET or a directory path"
         )
     path, _, query = rest.partition("?")
     if not path:

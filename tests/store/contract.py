@@ -253,6 +253,16 @@ class StoreContract:
         new = await store.put(A, jwt(2))
         assert await store.pending() == [new]
 
+    async def test_a_put_without_publish_is_stored_but_not_pending(self, store: Store) -> None:
+        record = await store.put(A, jwt(1), publish=False)
+        assert await store.get(A) == record
+        assert await store.pending() == []
+
+    async def test_pending_with_a_limit_returns_the_first_accounts_by_key(self, store: Store) -> None:
+        for account in (C, A, B):
+            await store.put(account, jwt(account))
+        assert [r.account for r in await store.pending(limit=2)] == [A, B]
+
     async def test_mark_published_of_an_unknown_account_does_nothing(self, store: Store) -> None:
         await store.mark_published(A, 1)
         assert await store.pending() == []

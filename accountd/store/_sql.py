@@ -1,0 +1,267 @@
+"""The SQLite database under the SQLite and directory stores: schema, reads, and one writer's batches.
+
+One file in WAL mode. Readers (the event loop, the directory scan) each use a connection of their
+own and see committed transactions only; the one writer commits a whole batch of changes in one
+transaction, and with ``synchronous=FULL`` the commit returns once the WAL is fsync'd: that is the
+durability point of every change in the batch (a group commit). SQLite checkpoints the WAL into
+the database by itself; a crash at any point leaves either the whole transaction or none of it.
+
+Schema (``format`` = 1)::
+
+    accounts(account TEXT PRIMARY KEY, revision, deleted, jwt, meta, pending, dirty)
+        one row per account ever stored: the live JWT, or for a tombstone the delete token;
+        meta is compact JSON or NULL; pending = not yet published; dirty = (directory store) its
+        .jwt file may not be on disk yet
+    state(name TEXT PRIMARY KEY, value)
+        format, revision (the highest handed out), records, tombstones, pending, and the
+        directory store's own marks
+
+Partial indexes keep what must be walked small: the live keys (``list``), the pending ones (the
+outbox) and the dirty ones. Nothing here is asynchronous; the stores call it from the right thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from accountd.store._files import FILE_MODE
+from accountd.store._index import EMPTY_META
+from accountd.store.base import Record, StoreError
+from accountd.types import JWT, AccountKey
+
+__all__ = ["Batch", "Database", "connect"]
+
+FORMAT = 1
+READ_CACHE_KIB = 8192
+"""Page cache of the reading connection: the b-tree's inner pages stay in memory, leaves come from
+the operating system's cache (which RSS does not count)."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    account  TEXT PRIMARY KEY NOT NULL,
+    revision INTEGER NOT NULL,
+    deleted  INTEGER NOT NULL DEFAULT 0,
+    jwt      TEXT NOT NULL,
+    meta     TEXT,
+    pending  INTEGER NOT NULL DEFAULT 0,
+    dirty    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS accounts_live ON accounts(account) WHERE deleted = 0;
+CREATE INDEX IF NOT EXISTS accounts_pending ON accounts(account) WHERE pending = 1;
+CREATE INDEX IF NOT EXISTS accounts_dirty ON accounts(account) WHERE dirty = 1;
+CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;
+"""
+
+_COUNTERS = ("revision", "records", "tombstones", "pending")
+
+_UPSERT = """
+INSERT INTO accounts(account, revision, deleted, jwt, meta, pending, dirty) VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(account) DO UPDATE SET revision = excluded.revision, deleted = excluded.deleted,
+    jwt = excluded.jwt, meta = excluded.meta, pending = excluded.pending, dirty = excluded.dirty
+"""
+
+_ROW = "SELECT revision, deleted, jwt, meta, pending FROM accounts WHERE account = ?"
+
+
+def connect(path: Path, *, cache_kib: int = 2048) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, fsync at each commit."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=32)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"PRAGMA cache_size = -{int(cache_kib)}")
+        conn.execute("PRAGMA busy_timeout = 5000")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _meta(text: str | None) -> Mapping[str, int | str]:
+    if not text:
+        return EMPTY_META
+    return MappingProxyType(json.loads(text))
+
+
+def _meta_text(meta: Mapping[str, int | str]) -> str | None:
+    return json.dumps(dict(meta), separators=(",", ":"), sort_keys=True) if meta else None
+
+
+@dataclass(slots=True)
+class Batch:
+    """One group commit: changes (with whether each is pending and dirty), marks to clear."""
+
+    changes: list[tuple[Record, bool, bool]]
+    published: list[tuple[AccountKey, int]]
+    synced: list[tuple[AccountKey, int]]
+    forgotten: list[AccountKey]
+    state: dict[str, Any]
+
+
+class Database:
+    """The rows of one store: a reading connection (the caller's thread) and a writing one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.reader: sqlite3.Connection | None = None
+        self.writer: sqlite3.Connection | None = None
+        self.counters: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
+        self.state: dict[str, Any] = {}
+        """Every ``state`` row, as read at open and kept current by :meth:`commit`."""
+
+    # -- open / close --------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Create or open the database, check its format, read ``state``; :class:`StoreError` if not."""
+        try:
+            # Created 0600 first: SQLite gives its -wal and -shm files the database file's mode.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE))
+            self.writer = connect(self.path, cache_kib=2048)
+            self.writer.executescript(_SCHEMA)
+            rows = dict(self.writer.execute("SELECT name, value FROM state").fetchall())
+            if not rows:
+                self.writer.execute("INSERT INTO state(name, value) VALUES ('format', ?)", (FORMAT,))
+                rows = {"format": FORMAT}
+            if rows.get("format") != FORMAT:
+                raise StoreError(f"{self.path}: unknown index format {rows.get('format')!r} (expected {FORMAT})")
+            self.state = rows
+            for name in _COUNTERS:
+                self.counters[name] = int(rows.get(name) or 0)
+            self.reader = connect(self.path, cache_kib=READ_CACHE_KIB)
+        except (sqlite3.Error, OSError) as exc:
+            self.close()
+            raise StoreError(f"cannot open {self.path}: {exc}{_hint(exc)}") from None
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        for conn in (self.reader, self.writer):
+            if conn is not None:
+                try:
+                    conn.close()
+                except sqlite3.Error:  # closing cannot lose committed data
+                    pass
+        self.reader = self.writer = None
+
+    # -- reads (any thread with its own connection; the loop uses ``reader``) -------------------
+
+    def row(self, account: AccountKey, conn: sqlite3.Connection | None = None) -> tuple[Record, bool] | None:
+        """The record of ``account`` and whether it is pending, or ``None``."""
+        conn = conn or self._reader()
+        try:
+            found = conn.execute(_ROW, (account,)).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot read {account}: {exc}") from exc
+        if found is None:
+            return None
+        revision, deleted, jwt, meta, pending = found
+        return Record(account, JWT(jwt), revision, bool(deleted), _meta(meta)), bool(pending)
+
+    def page(self, after: AccountKey | None, limit: int | None) -> list[AccountKey]:
+        sql = "SELECT account FROM accounts WHERE deleted = 0"
+        args: list[Any] = []
+        if after is not None:
+            sql += " AND account > ?"
+            args.append(after)
+        sql += " ORDER BY account"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [AccountKey(k) for (k,) in self._query(sql, args)]
+
+    def pending(self, limit: int | None) -> list[Record]:
+        sql = ("SELECT account, revision, deleted, jwt, meta FROM accounts INDEXED BY accounts_pending "
+               "WHERE pending = 1 ORDER BY account")
+        args: list[Any] = []
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [Record(AccountKey(a), JWT(j), r, bool(d), _meta(m)) for a, r, d, j, m in self._query(sql, args)]
+
+    def dirty(self) -> list[Record]:
+        sql = "SELECT account, revision, deleted, jwt, meta FROM accounts INDEXED BY accounts_dirty WHERE dirty = 1"
+        return [Record(AccountKey(a), JWT(j), r, bool(d), _meta(m)) for a, r, d, j, m in self._query(sql, [])]
+
+    def _query(self, sql: str, args: list[Any]) -> list[Any]:
+        try:
+            return self._reader().execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot read: {exc}") from exc
+
+    def _reader(self) -> sqlite3.Connection:
+        if self.reader is None:
+            raise StoreError(f"{self.path} is not open")
+        return self.reader
+
+    # -- the writer (one thread) ---------------------------------------------------------------
+
+    def commit(self, batch: Batch) -> None:
+        """Apply ``batch`` in one transaction; durable on return. :class:`StoreError` if it failed
+        (then nothing of it was applied)."""
+        conn = self.writer
+        if conn is None:
+            raise StoreError(f"{self.path} is not open")
+        counters = dict(self.counters)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._apply(conn, batch, counters)
+                conn.executemany("INSERT INTO state(name, value) VALUES (?, ?) ON CONFLICT(name) "
+                                 "DO UPDATE SET value = excluded.value",
+                                 [*counters.items(), *batch.state.items()])
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot commit: {exc}{_hint(exc)}") from exc
+        self.counters = counters
+        self.state.update(batch.state)
+
+    @staticmethod
+    def _apply(conn: sqlite3.Connection, batch: Batch, counters: dict[str, int]) -> None:
+        rows = []
+        latest = {record.account: (record, pending, dirty) for record, pending, dirty in batch.changes}
+        for record, pending, dirty in latest.values():
+            old = conn.execute("SELECT deleted, pending FROM accounts WHERE account = ?", (record.account,)).fetchone()
+            if old is None:
+                counters["tombstones" if record.deleted else "records"] += 1
+            elif bool(old[0]) != record.deleted:
+                counters["records"] += -1 if record.deleted else 1
+                counters["tombstones"] += 1 if record.deleted else -1
+            counters["pending"] += int(pending) - (int(old[1]) if old else 0)
+            counters["revision"] = max(counters["revision"], record.revision)
+            rows.append((record.account, record.revision, int(record.deleted), record.jwt,
+                         _meta_text(record.meta), int(pending), int(dirty)))
+        conn.executemany(_UPSERT, rows)
+        for account, revision in batch.published:
+            cur = conn.execute("UPDATE accounts SET pending = 0 WHERE account = ? AND revision = ? AND pending = 1",
+                               (account, revision))
+            counters["pending"] -= cur.rowcount
+        if batch.synced:
+            conn.executemany("UPDATE accounts SET dirty = 0 WHERE account = ? AND revision = ? AND dirty = 1",
+                             batch.synced)
+        for account in batch.forgotten:
+            old = conn.execute("DELETE FROM accounts WHERE account = ? AND dirty = 0 RETURNING deleted, pending",
+                               (account,)).fetchone()
+            if old is not None:
+                counters["tombstones" if old[0] else "records"] -= 1
+                counters["pending"] -= int(old[1])
+
+
+def _hint(exc: Exception) -> str:
+    text = str(exc).lower()
+    if "not a database" in text or "malformed" in text:
+        return " (the file is damaged or is not an accountd database)"
+    if "readonly" in text or "unable to open" in text:
+        return " (check the permissions of the file and its directory)"
+    return ""

@@ -1,0 +1,389 @@
+"""The SQLite store (``--store sqlite:PATH``): every account in one database file, nothing in memory.
+
+Start-up opens the file and reads one small ``state`` table: no account is read or decoded until
+it is asked for, so a store of a million accounts opens as fast as an empty one. Reads are point
+lookups on the caller's (the event loop's) connection and see committed changes only.
+
+A write is staged at once (revision assigned, compare-and-set checked against committed and staged
+changes) and handed to **the writer**, one task driving one worker thread: it commits every change
+that arrived meanwhile in one transaction, fsync'd once (a group commit), and only then do the
+puts and deletes return. The pending mark of the outbox is part of the same row, so a change and
+its notification are durable together.
+
+:meth:`~SQLiteStore.mark_published` clears the mark at once for :meth:`~SQLiteStore.pending` and
+commits it with the next batch, never waiting for it: losing a mark in a crash only means
+publishing that change once more.
+
+:class:`~accountd.store.directory.DirectoryStore` is this store plus a mirror of ``.jwt`` files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import fcntl
+import logging
+import os
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from accountd.store._files import FILE_MODE, make_dirs
+from accountd.store._index import check_account, check_expect, clean_jwt, clean_meta
+from accountd.store._sql import Batch, Database
+from accountd.store.base import NotFound, Record, StoreError
+from accountd.types import JWT, AccountKey
+
+__all__ = ["SQLiteStore"]
+
+log = logging.getLogger("accountd.store")
+
+T = TypeVar("T")
+
+MAX_BATCH = 4096
+"""Changes per transaction at most; the rest wait for the next one."""
+
+
+@dataclass(slots=True)
+class _Op:
+    """One item for the writer: a change, or a barrier (``record`` is ``None``) from :meth:`flush`."""
+
+    record: Record | None = None
+    pending: bool = True
+    future: asyncio.Future[None] | None = field(default=None)
+
+
+def _settle(future: asyncio.Future[None] | None, error: BaseException | None = None) -> None:
+    if future is None or future.done():  # done: the caller was cancelled; the change stands
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+class SQLiteStore:
+    """Account records in the SQLite database at ``path`` (created if missing, with its directory)."""
+
+    name = "sqlite"
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).absolute()
+        self._db = Database(self._database_path())
+        self._executor: ThreadPoolExecutor | None = None
+        self._staged: dict[AccountKey, Record] = {}
+        self._queue: list[_Op] = []
+        self._marks: dict[AccountKey, int] = {}
+        """Published marks cleared for :meth:`pending` but not committed yet."""
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._revision = 0
+        self._state = "new"
+        self._broken: str | None = None
+        self._lock_fd = -1
+        self._counts = {"writes": 0, "batches": 0, "max_batch": 0}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+    # -- what a subclass changes ----------------------------------------------------------------
+
+    def _database_path(self) -> Path:
+        return self.path
+
+    def _lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def _prepare(self) -> None:
+        """Blocking, before the database opens: create what the store needs on disk."""
+        make_dirs(self.path.parent)
+
+    def _extras(self, batch: Batch) -> None:
+        """Add to the next batch (on the loop, before it is committed)."""
+
+    def _committed(self, batch: Batch) -> None:
+        """After ``batch`` is durable (on the loop)."""
+
+    def _uncommitted(self, batch: Batch) -> None:
+        """After ``batch`` failed (on the loop): give back what :meth:`_extras` took."""
+
+    def _has_extras(self) -> bool:
+        return False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._state not in ("new", "closed"):
+            raise StoreError(f"{self!r} is already {self._state}")
+        state, self._state = self._state, "opening"
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"accountd-{self.name}")
+        try:
+            await self._in_thread(self._open_blocking)
+        except BaseException:
+            self._state = state
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise
+        self._revision = self._db.counters["revision"]
+        self._staged.clear()
+        self._queue.clear()
+        self._marks.clear()
+        self._broken = None
+        self._wake = asyncio.Event()
+        self._state = "open"
+        self._writer = asyncio.create_task(self._run(), name=f"accountd-{self.name}-writer:{self.path}")
+
+    def _open_blocking(self) -> None:
+        try:
+            self._prepare()
+            self._lock()
+        except OSError as exc:
+            raise StoreError(f"cannot open {self.name} store {self.path}: {exc}") from None
+        try:
+            self._db.open()
+        except BaseException:
+            self._unlock()
+            raise
+
+    async def close(self) -> None:
+        if self._state != "open":
+            return
+        self._state = "closing"
+        self._wake.set()
+        try:
+            if self._writer is not None:
+                await self._writer
+        finally:
+            self._writer = None
+            await self._closing()
+            self._state = "closed"
+            executor, self._executor = self._executor, None
+            if executor is not None:
+                await asyncio.get_running_loop().run_in_executor(executor, self._close_blocking)
+                executor.shutdown(wait=True)
+
+    async def _closing(self) -> None:
+        """Between the writer's end and the database's close (a subclass finishes its own work)."""
+
+    def _close_blocking(self) -> None:
+        self._db.close()
+        self._unlock()
+
+    async def flush(self) -> None:
+        """Return once everything submitted before is committed, published marks included."""
+        self._writable()
+        await self._submit(_Op())
+
+    async def check(self) -> None:
+        self._writable()
+        await self._in_thread(self._probe)
+
+    def _probe(self) -> None:
+        try:
+            self._db.row(AccountKey("A" + "A" * 55), self._db.writer)
+            if not self._database_path().exists():
+                raise StoreError(f"{self._database_path()} was removed; restart accountd")
+        except StoreError:
+            raise
+        except OSError as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+
+    # -- reads: committed state ------------------------------------------------------------------
+
+    async def get(self, account: AccountKey) -> Record:
+        record = await self.lookup(account)
+        if record is None or record.deleted:
+            raise NotFound(check_account(account))
+        return record
+
+    async def lookup(self, account: AccountKey) -> Record | None:
+        account = check_account(account)
+        self._ready()
+        found = self._db.row(account)
+        if found is None:
+            return await self._missing(account)
+        return found[0]
+
+    async def _missing(self, account: AccountKey) -> Record | None:
+        """The record of an account the database does not hold (a subclass may find one elsewhere)."""
+        return None
+
+    async def list(self, *, after: AccountKey | None = None, limit: int | None = None) -> builtins.list[AccountKey]:
+        self._ready()
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise ValueError(f"limit must be None or >= 0, got {limit!r}")
+        return self._db.page(check_account(after) if after is not None else None, limit)
+
+    async def count(self) -> int:
+        self._ready()
+        return self._db.counters["records"]
+
+    async def pending(self, *, limit: int | None = None) -> builtins.list[Record]:
+        self._ready()
+        records = self._db.pending(limit)
+        return [r for r in records if self._marks.get(r.account) != r.revision]
+
+    # -- writes --------------------------------------------------------------------------------
+
+    async def put(
+        self,
+        account: AccountKey,
+        jwt: JWT,
+        *,
+        meta: Mapping[str, int | str] | None = None,
+        expect: int | None = None,
+        publish: bool = True,
+    ) -> Record:
+        account, jwt, clean = check_account(account), clean_jwt(jwt), clean_meta(meta)
+        self._writable()
+        current = await self._current(account)
+        check_expect(account, current, expect)
+        return await self._change(Record(account, jwt, self._next_revision(), False, clean), pending=publish)
+
+    async def delete(
+        self,
+        account: AccountKey,
+        token: JWT,
+        *,
+        meta: Mapping[str, int | str] | None = None,
+        expect: int | None = None,
+    ) -> Record:
+        account, token, clean = check_account(account), clean_jwt(token), clean_meta(meta)
+        self._writable()
+        current = await self._current(account)
+        if current is None or current.deleted:
+            raise NotFound(account)
+        check_expect(account, current, expect)
+        return await self._change(Record(account, token, self._next_revision(), True, clean), pending=True)
+
+    async def mark_published(self, account: AccountKey, revision: int) -> None:
+        account = check_account(account)
+        self._ready()
+        if self._broken is None and self._marks.get(account, 0) < revision:
+            self._marks[account] = revision
+            self._wake.set()
+
+    def stats(self) -> dict[str, int | str]:
+        counters = self._db.counters
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "records": counters["records"],
+            "tombstones": counters["tombstones"],
+            "pending": max(0, counters["pending"] - len(self._marks)),
+            "revision": self._revision,
+            **self._counts,
+            "unlogged_marks": len(self._marks),
+            "queued": len(self._queue),
+        }
+
+    # -- the writer ----------------------------------------------------------------------------
+
+    def _ready(self) -> None:
+        if self._state != "open":
+            raise StoreError(f"{self.name} store {self.path} is not open")
+
+    def _writable(self) -> None:
+        self._ready()
+        if self._broken is not None:
+            raise StoreError(self._broken)
+
+    def _next_revision(self) -> int:
+        self._revision += 1
+        return self._revision
+
+    async def _current(self, account: AccountKey) -> Record | None:
+        staged = self._staged.get(account)
+        if staged is not None:
+            return staged
+        found = self._db.row(account)
+        return found[0] if found is not None else await self._missing(account)
+
+    async def _change(self, record: Record, *, pending: bool) -> Record:
+        self._staged[record.account] = record
+        await self._submit(_Op(record, pending))
+        return record
+
+    async def _submit(self, op: _Op) -> None:
+        op.future = asyncio.get_running_loop().create_future()
+        self._queue.append(op)
+        self._wake.set()
+        await op.future
+
+    async def _in_thread(self, fn: Any, *args: Any) -> Any:
+        assert self._executor is not None
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def _run(self) -> None:
+        while True:
+            if not (self._queue or self._marks or self._has_extras()):
+                if self._state != "open":
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            ops, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            await self._commit(ops)
+            if self._state != "open" and self._broken is not None:
+                for op in self._queue:
+                    _settle(op.future, StoreError(self._broken))
+                self._queue.clear()
+                return
+
+    async def _commit(self, ops: builtins.list[_Op]) -> None:
+        changes = [(op.record, op.pending, False) for op in ops if op.record is not None]
+        marks = dict(self._marks)
+        batch = Batch(changes, list(marks.items()), [], [], {})
+        self._extras(batch)
+        try:
+            await self._in_thread(self._db.commit, batch)
+        except Exception as exc:
+            error = exc if isinstance(exc, StoreError) else StoreError(f"{self.path}: unexpected error: {exc!r}")
+            if not isinstance(exc, StoreError):
+                self._broken = str(error)
+                log.exception("%r: the writer failed", self)
+            self._uncommitted(batch)
+            # Whatever was staged since may build on this batch: fail it too.
+            rest, self._queue = self._queue, []
+            self._staged.clear()
+            self._revision = max(self._revision, self._db.counters["revision"])
+            for op in ops + rest:
+                _settle(op.future, error)
+            if self._marks and not (ops or rest):
+                await asyncio.sleep(1.0)  # marks alone keep failing (disk full?): do not spin
+            return
+        for account, revision in marks.items():
+            if self._marks.get(account) == revision:
+                del self._marks[account]
+        for record, _, _ in changes:
+            if self._staged.get(record.account) is record:
+                del self._staged[record.account]
+        if changes:
+            self._counts["writes"] += len(changes)
+            self._counts["max_batch"] = max(self._counts["max_batch"], len(changes))
+        self._counts["batches"] += 1
+        self._committed(batch)
+        for op in ops:
+            _settle(op.future)
+
+    # -- the lock ------------------------------------------------------------------------------
+
+    def _lock(self) -> None:
+        path = self._lock_path()
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        try:
+            os.fchmod(fd, FILE_MODE)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreError(f"{self.name} store {self.path} is in use by another process or store") from None
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd >= 0:
+            with contextlib.suppress(OSError):  # the lock goes with the descriptor either way
+                os.close(self._lock_fd)
+            self._lock_fd = -1
