@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit run bench bench-claims clean
+.PHONY: test lint typecheck unit run bench bench-claims bench-scale clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ bench: $(STAMP) bench-claims
 	$(BIN)/python -m bench.store
 	$(BIN)/python -m bench.resolver
 	$(BIN)/python -m bench.kv
+	$(BIN)/python -m bench.scale
+
+## make bench-scale: start-up, memory, GETs and POSTs with 1,000 to 1,000,000 accounts (caches data in bench/.scale-data/)
+bench-scale: $(STAMP)
+	$(BIN)/python -m bench.scale $(SCALE_ARGS)
 
 bench-claims: $(STAMP)
 	$(BIN)/python -m bench.claims
