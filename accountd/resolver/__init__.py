@@ -15,9 +15,10 @@ nats-server which JWT it holds, compares with accountd and re-sends or deletes w
     feed.py      the claim-update subscriptions on an owned or a caller's NATS connection
     resolver.py  the Resolver
     replies.py   collecting replies from many servers; nats-server's reply envelope
-    fleet.py     surveying the servers and comparing with accountd
+    fleet.py     what the servers hold compared with accountd (pure)
+    walk.py      asking the servers, page by page of accountd's accounts
     repair.py    re-sending current JWTs and forwarding deletions
-    daemon.py    the daemon: periodic survey + repair, /state, /metrics
+    daemon.py    the daemon: a walk + repair every interval, /state, /metrics
 """
 
 from accountd.resolver.cache import AccountCache, Entry
@@ -25,11 +26,12 @@ from accountd.resolver.daemon import FleetDaemon
 from accountd.resolver.diff import AccountDiff, diff_accounts
 from accountd.resolver.errors import AccountNotFound, FetchFailed, InvalidAccount, ResolverError
 from accountd.resolver.fetch import Fetched, HttpFetcher, NatsFetcher, accounts_url
-from accountd.resolver.fleet import AccountdView, FleetReport, Status, Survey, compare, survey
+from accountd.resolver.fleet import AccountdView, FleetReport, Status, Survey, compare
 from accountd.resolver.metrics import ResolverStats
 from accountd.resolver.repair import Repair, Repairer
 from accountd.resolver.resolver import UPDATE_SUBJECTS, EvictCallback, Resolver, UpdateCallback
 from accountd.resolver.updates import REJECT_REASONS, SKIP_REASONS, Verdict, judge_update
+from accountd.resolver.walk import FleetWalk
 
 __all__ = [
     "REJECT_REASONS",
@@ -45,6 +47,7 @@ __all__ = [
     "Fetched",
     "FleetDaemon",
     "FleetReport",
+    "FleetWalk",
     "HttpFetcher",
     "InvalidAccount",
     "NatsFetcher",
@@ -61,5 +64,4 @@ __all__ = [
     "compare",
     "diff_accounts",
     "judge_update",
-    "survey",
 ]

@@ -1,10 +1,12 @@
 """``accountd resolver``: a :class:`Resolver` plus periodic fleet survey and repair.
 
-Every ``interval`` seconds (and once at start): survey the fleet, compare with accountd, repair
-what drifted, log one line per repair (a problem that cannot be repaired is logged when it first
+Every ``interval`` seconds (and once at start): walk the fleet page by page (a
+:class:`~accountd.resolver.walk.FleetWalk`), compare each page with accountd and repair what
+drifted there, log one line per repair (a problem that cannot be repaired is logged when it first
 appears, not every round), and publish the result as ``GET /state`` (JSON) and ``GET /metrics``
 (Prometheus: the resolver's series and ``accountd_fleet_*``). ``GET /healthz`` is 200 while the
-NATS connection is up.
+NATS connection is up. What a round keeps is bounded: the counts of every account, and at most
+``keep`` rows (drifted ones first) and ``keep`` repairs for ``/state``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import json
 import logging
 import time
+from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -24,10 +27,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from accountd.claims import KeyPair, Trust
 from accountd.resolver.errors import AccountNotFound, ResolverError
-from accountd.resolver.fleet import AccountdView, FleetReport, Status, compare, survey
+from accountd.resolver.fleet import FleetReport, Status, compare
 from accountd.resolver.repair import Repair, Repairer
 from accountd.resolver.replies import wait_event
 from accountd.resolver.resolver import Resolver
+from accountd.resolver.walk import PAGE, FleetWalk, accountd_lists
 
 __all__ = ["FleetDaemon"]
 
@@ -49,8 +53,12 @@ class FleetDaemon:
         listen: tuple[str, int] | None = None,
         registry: CollectorRegistry | None = None,
         name: str = "accountd-resolver",
+        page: int = PAGE,
+        keep: int = 1000,
     ) -> None:
         self.trust = trust
+        self.page = page
+        self.keep = keep
         self.interval = interval
         self.quiet = quiet
         self.timeout = timeout
@@ -65,12 +73,16 @@ class FleetDaemon:
         self.repairs_total: Counter[tuple[str, str]] = Counter()
         self.report: FleetReport | None = None
         self.last_repairs: list[Repair] = []
+        """The first ``keep`` repairs of the last round."""
+        self.last_repairs_total = 0
         self.recent: deque[dict[str, Any]] = deque(maxlen=200)
         self.last_error = ""
         self.last_round_at = 0.0
         self.last_round_seconds = 0.0
         self._reported: set[tuple[str, str, str, str]] = set()
         self._listed: dict[str, str] = {}
+        """account → the jti accountd listed, for the page being repaired."""
+        self._servers: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._kick = asyncio.Event()
@@ -125,44 +137,60 @@ class FleetDaemon:
     # ------------------------------------------------------------------------------ one round
 
     async def run_once(self) -> tuple[FleetReport, list[Repair]]:
-        """Survey, compare, repair. Raises when accountd or NATS cannot be asked."""
+        """Walk, compare and repair, page by page. Returns the round's sum (bounded, see
+        :meth:`FleetReport.add`) and its first ``keep`` repairs. Raises when accountd or NATS
+        cannot be asked."""
         started = time.monotonic()
         nc = self.resolver.nc()
         if nc is None or not nc.is_connected:
             raise ResolverError("not connected to NATS", "nats_unavailable")
-        view = await AccountdView.from_http(self.resolver.http) if self.resolver.http else None
-        found = await survey(nc, view, system_account=self.trust.system_account, quiet=self.quiet,
-                             timeout=self.timeout, cache_servers=self.repairer.cache_servers)  # fmt: skip
-        self._listed = {a: h.jti for a, h in found.accountd.accounts.items()}
-        report = compare(found)
-        repairs = await self.repairer.repair(report, self.trust.system_account)
-        self._log(repairs)
-        self.report = report
-        self.last_repairs = repairs
-        for r in repairs:
-            self.repairs_total[(r.action, r.outcome)] += 1
-            if r.outcome != "skipped":
-                self.recent.appendleft({"time": time.time(), **r.to_dict()})
+        walk = FleetWalk(nc, self.resolver.http, system_account=self.trust.system_account, quiet=self.quiet,
+                         timeout=self.timeout, cache_servers=self.repairer.cache_servers, page=self.page)  # fmt: skip
+        await walk.start()
+        self._servers = set(walk.servers)
+        total = walk.report()
+        kept: list[Repair] = []
+        count = 0
+        skipped: set[tuple[str, str, str, str]] = set()
+        try:
+            async for page in walk.pages():
+                report = compare(page)
+                self._listed = {a: h.jti for a, h in page.accountd.accounts.items()}
+                repairs = await self.repairer.repair(report, walk.system_account,
+                                                     accountd_empty=walk.accountd_empty)  # fmt: skip
+                self._log(repairs, skipped)
+                for r in repairs:
+                    self.repairs_total[(r.action, r.outcome)] += 1
+                    if r.outcome != "skipped":
+                        self.recent.appendleft({"time": time.time(), **r.to_dict()})
+                kept += repairs[: self.keep - len(kept)]
+                count += len(repairs)
+                total.add(report, self.keep)
+        finally:
+            self._listed = {}
+        self._reported = skipped
+        self.report = total
+        self.last_repairs = kept
+        self.last_repairs_total = count
         self.rounds["ok"] += 1
         self.last_error = ""
         self.last_round_at = time.time()
         self.last_round_seconds = time.monotonic() - started
         async with self._changed:
             self._changed.notify_all()
-        return report, repairs
+        return total, kept
 
-    def _log(self, repairs: list[Repair]) -> None:
-        keys = set()
+    def _log(self, repairs: list[Repair], skipped: set[tuple[str, str, str, str]]) -> None:
+        """One line per repair; a skipped one only when the round before did not skip it too."""
         for r in repairs:
             if r.outcome == "skipped":
-                keys.add(r.key())
+                skipped.add(r.key())
                 if r.key() not in self._reported:
                     log.warning("%s", r.line())
             elif r.outcome == "failed":
                 log.warning("%s", r.line())
             else:
                 log.info("%s", r.line())
-        self._reported = keys
 
     async def _jwt_for(self, account: str) -> str:
         """accountd's current JWT, validated; re-fetched when the cached one is not the listed one."""
@@ -175,20 +203,31 @@ class FleetDaemon:
             raise ResolverError("accountd's reply may not be stored (Cache-Control: no-store)")
         return token
 
-    async def _absent(self, account: str) -> bool:
+    async def _absent(self, accounts: list[str]) -> set[str]:
+        """Those of ``accounts`` accountd does not hold, asked again now; when it cannot be told, none."""
         if self.resolver.http is not None:
-            try:
-                await self.resolver.http.fetch(account)
-            except AccountNotFound:
-                return True
-            except ResolverError:
-                return False
-            return False
+            http = self.resolver.http
+            limit = asyncio.Semaphore(32)
+
+            async def gone(account: str) -> bool:
+                async with limit:
+                    try:
+                        await http.fetch(account)
+                    except AccountNotFound:
+                        return True
+                    except ResolverError:
+                        return False
+                    return False
+
+            found = await asyncio.gather(*(gone(a) for a in accounts))
+            return {a for a, g in zip(accounts, found, strict=True) if g}
         nc = self.resolver.nc()
         if nc is None:
-            return False
-        fresh = await survey(nc, None, quiet=self.quiet, timeout=self.timeout)
-        return account not in fresh.accountd.accounts and not fresh.errors
+            return set()
+        lists = await accountd_lists(nc, self._servers, quiet=self.quiet, timeout=self.timeout)
+        if lists is None:
+            return set()
+        return {a for a in accounts if not any(_holds(keys, a) for keys in lists)}
 
     # ------------------------------------------------------------------------------ views
 
@@ -201,7 +240,8 @@ class FleetDaemon:
                 "time": self.last_round_at, "seconds": round(self.last_round_seconds, 3)},
             "last_error": self.last_error,
             "fleet": self.report.to_dict() if self.report else None,
-            "repairs": {"last_round": [r.to_dict() for r in self.last_repairs], "recent": list(self.recent),
+            "repairs": {"last_round": [r.to_dict() for r in self.last_repairs],
+                        "last_round_total": self.last_repairs_total, "recent": list(self.recent),
                         "unrepaired": unrepaired},
             "resolver": self.resolver.state(),
         }  # fmt: skip
@@ -224,6 +264,12 @@ class FleetDaemon:
         return app
 
 
+def _holds(keys: list[str], account: str) -> bool:
+    """``account`` is in the sorted list ``keys``."""
+    i = bisect_left(keys, account)
+    return i < len(keys) and keys[i] == account
+
+
 def _dumps(doc: Any) -> str:
     return json.dumps(doc, indent=2, default=str)
 
@@ -241,7 +287,7 @@ class _FleetCollector:
         servers = GaugeMetricFamily("accountd_fleet_servers", "nats-servers that answered the last survey.")
         servers.add_metric([], len(report.servers) if report else 0)
         accounts = GaugeMetricFamily("accountd_fleet_accounts", "Accounts compared in the last survey.")
-        accounts.add_metric([], len(report.rows) if report else 0)
+        accounts.add_metric([], report.compared if report else 0)
         cells = GaugeMetricFamily("accountd_fleet_cells", "Account × server pairs of the last survey, by status.",
                                   labels=["status"])  # fmt: skip
         counts = report.counts() if report else Counter()

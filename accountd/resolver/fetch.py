@@ -2,7 +2,7 @@
 
 * :class:`HttpFetcher` — ``GET <url>/<pub>`` with a per-attempt timeout, retries with jittered
   exponential backoff (transport errors and 5xx only), ``If-None-Match`` revalidation and
-  ``Cache-Control`` (``no-store``, ``max-age``); also lists accounts (``?list=true``).
+  ``Cache-Control`` (``no-store``, ``max-age``); also lists accounts, page by page (``?list=true``).
 * :class:`NatsFetcher` — ``$SYS.REQ.ACCOUNT.<pub>.CLAIMS.LOOKUP``; an empty reply means "not
   found" (accountd and nats-server ≥ 2.9.17 answer so). Either the first non-empty reply wins,
   as in nats-server, or the newest among all replies within a quiet period.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
@@ -144,11 +144,11 @@ class HttpFetcher:
         result: Fetched | None = await self._attempts(f"GET {url}", once)
         return result
 
-    async def list_accounts(self, page: int = 1000) -> list[dict[str, Any]]:
-        """Every account the server lists (``?list=true``, paged): dicts with ``account, name, iss,
-        iat, exp, jti`` (accountd's list format)."""
-        out: list[dict[str, Any]] = []
-        after = ""
+    async def list_accounts(self, page: int = 1000, *, after: str = "") -> AsyncIterator[list[dict[str, Any]]]:
+        """The accounts the server lists (``?list=true``), one page of at most ``page`` at a time,
+        sorted by key, strictly after ``after``: dicts with ``account, name, iss, iat, exp, jti``
+        (accountd's list format). Only one page is held at a time; a failing page raises
+        :class:`FetchFailed` after the retries, with the pages before it already yielded."""
         timeout = aiohttp.ClientTimeout(total=self.timeout * 4)
         while True:
             params = {"list": "true", "limit": str(page)}
@@ -170,10 +170,12 @@ class HttpFetcher:
                     return doc
 
             doc = await self._attempts(f"GET {self.url}?list=true", once)
-            out += [a for a in doc["accounts"] if isinstance(a, dict) and isinstance(a.get("account"), str)]
+            rows = [a for a in doc["accounts"] if isinstance(a, dict) and isinstance(a.get("account"), str)]
+            if rows:
+                yield rows
             following = doc.get("next")
-            if not following:
-                return out
+            if not following or str(following) <= after:
+                return  # the last page (a cursor that does not move on would loop forever)
             after = str(following)
 
 

@@ -1,46 +1,26 @@
 """Which account JWT does each nats-server hold, and does it match accountd? (SPEC §5.4, §9)
 
-:func:`survey` asks the fleet over a system-account connection:
-
-1. ``$SYS.REQ.SERVER.PING`` — every server answers: the fleet (accountd does not answer this one,
-   which tells its replies to the other requests apart);
-2. ``$SYS.REQ.SERVER.PING.ACCOUNTZ`` — the accounts each server has loaded;
-3. ``$SYS.REQ.CLAIMS.LIST`` — what full and cache resolvers store in their directory;
-4. ``$SYS.REQ.ACCOUNT.<id>.INFO`` for each loaded account — every server answers, with ``data.jwt``
-   where it is loaded and error 500 "Account … does not exist" where not (observed on 2.15.1; INFO
-   never fetches), so collection stops as soon as all servers replied;
-5. ``$SYS.REQ.ACCOUNT.<id>.CLAIMS.LOOKUP`` for accounts stored but not loaded somewhere: full
-   resolvers answer with their stored JWT (cache resolvers do not answer: observed as "no
-   responders" on 2.15.1 with only a cache resolver). The reply does not say which server sent it,
-   so a stale stored copy is pinned to a server only when the count allows it (else ``unverified``).
-
-:func:`compare` turns that into a :class:`FleetReport`: for each account × server a
-:class:`Status`. Pure; no I/O.
+A :class:`Survey` is what the fleet answered about some accounts — one page of a
+:class:`~accountd.resolver.walk.FleetWalk`, which asks the servers page by page; :func:`compare`
+turns it into a :class:`FleetReport`: for each account × server a :class:`Status`. A walk's
+reports are summed up with :meth:`FleetReport.add`, which keeps a bounded number of rows. Pure;
+no I/O.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from nats.aio.client import Client
+from accountd.claims import DecodeError, decode_account
 
-from accountd.claims import DecodeError, decode_account, is_account_key
-from accountd.resolver.fetch import HttpFetcher
-from accountd.resolver.replies import Envelope, NoResponders, collect_replies, from_all, parse_envelope
-
-__all__ = ["AccountdView", "Cell", "FleetReport", "Held", "Row", "ServerRef", "Status", "Survey", "compare", "survey"]
-
-PING = "$SYS.REQ.SERVER.PING"
-PING_ACCOUNTZ = "$SYS.REQ.SERVER.PING.ACCOUNTZ"
-CLAIMS_LIST = "$SYS.REQ.CLAIMS.LIST"
+__all__ = ["AccountdView", "Cell", "FleetReport", "Held", "Row", "ServerRef", "Status", "Survey", "compare",
+           "resolver_kinds"]
 
 
 class Status(StrEnum):
@@ -92,32 +72,23 @@ class Held:
 
 @dataclass
 class AccountdView:
-    """The accounts accountd holds (``source``: ``http`` list or ``nats`` LIST + LOOKUP)."""
+    """The accounts accountd holds, of one page (``source``: ``http`` list or ``nats`` LIST + LOOKUP)."""
 
     accounts: dict[str, Held]
     source: str
 
-    @classmethod
-    async def from_http(cls, fetcher: HttpFetcher) -> AccountdView:
-        rows = await fetcher.list_accounts()
-        held = {
-            r["account"]: Held(r["account"], str(r.get("name", "")), str(r.get("jti", "")), int(r.get("iat") or 0),
-                               int(r.get("exp") or 0))
-            for r in rows if is_account_key(r["account"])
-        }  # fmt: skip
-        return cls(held, "http")
-
 
 @dataclass
 class Survey:
-    """What the fleet answered (see the module docstring)."""
+    """What the fleet answered about the accounts of one page (see :mod:`accountd.resolver.walk`)."""
 
     servers: dict[str, ServerRef]
     accountd: AccountdView
     loaded: dict[str, set[str]] = field(default_factory=dict)
-    """server id → accounts it has loaded (ACCOUNTZ)."""
+    """server id → accounts of the page it has loaded (ACCOUNTZ)."""
     listed: dict[str, set[str]] = field(default_factory=dict)
-    """server id → accounts in its resolver directory (LIST; only full and cache resolvers answer)."""
+    """server id → accounts of the page in its resolver directory (LIST; only full and cache resolvers
+    answer, and every one that answered has an entry, empty or not)."""
     held: dict[str, dict[str, Held | None]] = field(default_factory=dict)
     """account → server id → the loaded JWT (INFO); ``None`` when it did not decode."""
     lookups: dict[str, list[Held]] = field(default_factory=dict)
@@ -146,13 +117,21 @@ class Row:
 
 @dataclass
 class FleetReport:
+    """The comparison of one page (:func:`compare`: every row), or the sum of a walk's pages
+    (:meth:`add`: the counts of every account, a bounded number of rows)."""
+
     time: float
     servers: list[ServerRef]
     rows: list[Row]
+    """Sorted by account key. Of a sum: the drifted rows first, see :meth:`add`."""
     kinds: dict[str, str]
     """server id → ``full``, ``cache`` or ``url/memory``."""
     accountd_source: str
     errors: list[str] = field(default_factory=list)
+    compared: int = 0
+    """Accounts compared (``len(rows)`` for one page; of a sum, ``rows`` may hold fewer)."""
+    summary: Counter[str] = field(default_factory=Counter)
+    """Account × server cells of every compared account, by status."""
 
     def labels(self) -> dict[str, str]:
         """server id → a display name (the name, with an id prefix when names repeat)."""
@@ -160,166 +139,71 @@ class FleetReport:
         return {s.id: s.name if s.name and names[s.name] == 1 else f"{s.name or '?'}#{s.id[:6]}" for s in self.servers}
 
     def counts(self) -> Counter[str]:
-        return Counter(str(c.status) for r in self.rows for c in r.cells.values())
+        return self.summary
 
     def drift(self) -> list[tuple[Row, ServerRef, Cell]]:
+        """The drifted cells of the rows held."""
         by_id = {s.id: s for s in self.servers}
         return [(r, by_id[sid], c) for r in self.rows for sid, c in r.cells.items() if c.status in DRIFT]
 
     @property
     def in_step(self) -> bool:
-        return not self.drift() and not self.errors
+        return not any(self.summary[str(status)] for status in DRIFT) and not self.errors
 
-    def to_dict(self) -> dict[str, Any]:
+    def add(self, page: FleetReport, keep: int = 1000) -> None:
+        """Count ``page`` in, and hold at most ``keep`` of all rows: drifted ones first, then the
+        others while there is room (the first ones by key)."""
+        self.compared += page.compared
+        self.summary.update(page.summary)
+        drifted = [r for r in self.rows if _drifted(r)]
+        steady = [r for r in self.rows if not _drifted(r)]
+        for row in page.rows:
+            (drifted if _drifted(row) else steady).append(row)
+        drifted = drifted[:keep]
+        self.rows = sorted(drifted + steady[: keep - len(drifted)], key=lambda r: r.account)
+
+    def row_dict(self, r: Row, labels: dict[str, str] | None = None) -> dict[str, Any]:
+        """One row as :meth:`to_dict` lists it under ``accounts``."""
+        labels = labels if labels is not None else self.labels()
+        return {
+            "account": r.account,
+            "name": r.name,
+            "accountd": None if r.accountd is None else {"jti": r.accountd.jti, "iat": r.accountd.iat},
+            "servers": {labels[sid]: {"status": str(c.status), "jti": c.jti, "iat": c.iat, "detail": c.detail}
+                        for sid, c in r.cells.items()},
+        }  # fmt: skip
+
+    def head_dict(self) -> dict[str, Any]:
+        """What :meth:`to_dict` says before the accounts."""
         labels = self.labels()
         return {
             "time": datetime.fromtimestamp(self.time, UTC).isoformat().replace("+00:00", "Z"),
-            "in_step": self.in_step,
             "accountd_source": self.accountd_source,
             "servers": [{"id": s.id, "name": labels[s.id], "cluster": s.cluster, "version": s.version,
                          "resolver": self.kinds.get(s.id, "")} for s in self.servers],
-            "accounts": [
-                {
-                    "account": r.account,
-                    "name": r.name,
-                    "accountd": None if r.accountd is None else {"jti": r.accountd.jti, "iat": r.accountd.iat},
-                    "servers": {labels[sid]: {"status": str(c.status), "jti": c.jti, "iat": c.iat, "detail": c.detail}
-                                for sid, c in r.cells.items()},
-                }
-                for r in self.rows
-            ],
-            "summary": dict(sorted(self.counts().items())),
+        }  # fmt: skip
+
+    def tail_dict(self) -> dict[str, Any]:
+        """What :meth:`to_dict` says after the accounts (known once every page is counted in)."""
+        return {
+            "in_step": self.in_step,
+            "accounts_compared": self.compared,
+            "summary": dict(sorted(self.summary.items())),
             "errors": list(self.errors),
         }
 
-
-# ------------------------------------------------------------------------------------------ survey
-
-
-def _envelopes(replies: Iterable[Any]) -> list[Envelope]:
-    return [e for e in (parse_envelope(m.data) for m in replies) if e is not None]
+    def to_dict(self) -> dict[str, Any]:
+        labels = self.labels()
+        return {**self.head_dict(), "accounts": [self.row_dict(r, labels) for r in self.rows], **self.tail_dict()}
 
 
-async def _ping(nc: Client, quiet: float, timeout: float) -> dict[str, ServerRef]:
-    servers: dict[str, ServerRef] = {}
-    for m in await collect_replies(nc, PING, quiet=quiet, timeout=timeout):
-        env = parse_envelope(m.data)
-        if env is None or not env.server_id:
-            continue
-        raw = _server_doc(m.data)
-        servers[env.server_id] = ServerRef(env.server_id, env.server_name, str(raw.get("cluster", "")),
-                                           str(raw.get("ver", "")))  # fmt: skip
-    return servers
+def _drifted(row: Row) -> bool:
+    return any(c.status in DRIFT for c in row.cells.values())
 
 
-def _server_doc(data: bytes) -> dict[str, Any]:
-    try:
-        doc = json.loads(data)
-    except ValueError:
-        return {}
-    server = doc.get("server") if isinstance(doc, dict) else None
-    return server if isinstance(server, dict) else {}
-
-
-async def survey(
-    nc: Client,
-    accountd: AccountdView | None = None,
-    *,
-    system_account: str = "",
-    quiet: float = 0.25,
-    timeout: float = 2.0,
-    concurrency: int = 32,
-    cache_servers: Iterable[str] = (),
-) -> Survey:
-    """Ask the fleet what it holds. Without ``accountd``, accountd's view comes over NATS: the
-    ``CLAIMS.LIST`` reply of a responder that is not a nats-server, and the newest LOOKUP reply."""
-    servers = await _ping(nc, quiet, timeout)
-    errors: list[str] = []
-    if not servers:
-        errors.append("no nats-server answered $SYS.REQ.SERVER.PING (is --creds a system-account user?)")
-    accountz, listing = await asyncio.gather(
-        collect_replies(nc, PING_ACCOUNTZ, quiet=quiet, timeout=timeout, done=from_all(servers)),
-        _list(nc, quiet, timeout),
-    )
-    loaded: dict[str, set[str]] = {}
-    for env in _envelopes(accountz):
-        if env.server_id in servers and isinstance(env.data, dict):
-            loaded[env.server_id] = {a for a in env.data.get("accounts") or [] if is_account_key(a)}
-            system_account = system_account or str(env.data.get("system_account", ""))
-    for sid in servers.keys() - loaded.keys():
-        errors.append(f"{servers[sid].name or sid} did not answer {PING_ACCOUNTZ}; its loaded accounts are unknown")
-    listed: dict[str, set[str]] = {}
-    accountd_keys: set[str] = set()
-    accountd_answered = False
-    for env in listing:
-        keys = {a for a in env.data or [] if isinstance(a, str) and is_account_key(a)} if env.ok else set()
-        if env.server_id in servers:
-            listed[env.server_id] = keys
-        elif env.ok:
-            accountd_answered = True
-            accountd_keys |= keys
-    limit = asyncio.Semaphore(concurrency)
-    if accountd is None:
-        if not accountd_answered:
-            errors.append("accountd did not answer $SYS.REQ.CLAIMS.LIST (is accountd serve connected to NATS?)")
-        accountd = await _accountd_over_nats(nc, sorted(accountd_keys), limit, quiet, timeout)
-    result = Survey(servers, accountd, loaded, listed, system_account=system_account,
-                    cache_servers=set(cache_servers), errors=errors)  # fmt: skip
-    everywhere_loaded = set().union(*loaded.values()) if loaded else set()
-    await asyncio.gather(*(_info(nc, result, a, limit, quiet, timeout) for a in sorted(everywhere_loaded)))
-    stored_unloaded = {
-        a for sid, keys in listed.items() for a in keys if a in accountd.accounts and sid not in result.held.get(a, {})
-    }
-    await asyncio.gather(*(_lookup_into(nc, result, a, limit, quiet, timeout) for a in sorted(stored_unloaded)))
-    return result
-
-
-async def _list(nc: Client, quiet: float, timeout: float) -> list[Envelope]:
-    try:
-        return _envelopes(await collect_replies(nc, CLAIMS_LIST, quiet=quiet, timeout=timeout))
-    except NoResponders:
-        return []  # no full or cache resolver, and no accountd connected
-
-
-async def _info(nc: Client, s: Survey, account: str, limit: asyncio.Semaphore, quiet: float, timeout: float) -> None:
-    async with limit:
-        replies = await collect_replies(nc, f"$SYS.REQ.ACCOUNT.{account}.INFO", quiet=quiet, timeout=timeout,
-                                        done=from_all(s.servers))  # fmt: skip
-    for env in _envelopes(replies):
-        if env.server_id in s.servers and env.ok and isinstance(env.data, dict) and env.data.get("jwt"):
-            s.held.setdefault(account, {})[env.server_id] = Held.of_jwt(str(env.data["jwt"]))
-
-
-async def _lookup(nc: Client, account: str, quiet: float, timeout: float) -> list[Held]:
-    try:
-        replies = await collect_replies(nc, f"$SYS.REQ.ACCOUNT.{account}.CLAIMS.LOOKUP", quiet=quiet,
-                                        timeout=timeout)  # fmt: skip
-    except NoResponders:
-        return []
-    return [h for h in (Held.of_jwt(m.data.decode("ascii", "replace").strip()) for m in replies if m.data) if h]
-
-
-async def _lookup_into(
-    nc: Client, s: Survey, account: str, limit: asyncio.Semaphore, quiet: float, timeout: float
-) -> None:
-    async with limit:
-        s.lookups[account] = await _lookup(nc, account, quiet, timeout)
-
-
-async def _accountd_over_nats(
-    nc: Client, keys: list[str], limit: asyncio.Semaphore, quiet: float, timeout: float
-) -> AccountdView:
-    """accountd's current JWT of each key: the newest LOOKUP reply (accountd is among the repliers)."""
-    held: dict[str, Held] = {}
-
-    async def one(account: str) -> None:
-        async with limit:
-            copies = await _lookup(nc, account, quiet, timeout)
-        if copies:
-            held[account] = max(copies, key=lambda h: h.iat)
-
-    await asyncio.gather(*(one(k) for k in keys))
-    return AccountdView(held, "nats")
+def resolver_kinds(servers: Iterable[str], listing: Collection[str], cache_servers: Collection[str]) -> dict[str, str]:
+    """server id → ``cache`` (answered updates like one), ``full`` (answered LIST) or ``url/memory``."""
+    return {sid: "cache" if sid in cache_servers else "full" if sid in listing else "url/memory" for sid in servers}
 
 
 # ----------------------------------------------------------------------------------------- compare
@@ -339,9 +223,7 @@ def compare(s: Survey) -> FleetReport:
     """Each account × server as a :class:`Cell`; see :class:`Status`."""
     now = s.time
     current = {a: h for a, h in s.accountd.accounts.items() if not 0 < h.exp < now}
-    kinds = {
-        sid: "cache" if sid in s.cache_servers else "full" if sid in s.listed else "url/memory" for sid in s.servers
-    }
+    kinds = resolver_kinds(s.servers, s.listed, s.cache_servers)
     accounts = set(current) | set(s.held) | {a for keys in s.listed.values() for a in keys}
     if s.system_account and s.system_account not in current:
         accounts.discard(s.system_account)  # preloaded everywhere; accountd need not hold it
@@ -370,9 +252,10 @@ def compare(s: Survey) -> FleetReport:
                 cells[sid] = Cell(Status.NOT_LOADED)
         name = cur.name if cur else next((h.name for h in held.values() if h), "")
         rows.append(Row(account, name, cur, cells))
-    rows.sort(key=lambda r: (r.name.lower(), r.account))
+    rows.sort(key=lambda r: r.account)
+    summary = Counter(str(c.status) for r in rows for c in r.cells.values())
     return FleetReport(s.time, sorted(s.servers.values(), key=lambda x: (x.name, x.id)), rows, kinds,
-                       s.accountd.source, list(s.errors))  # fmt: skip
+                       s.accountd.source, list(s.errors), len(rows), summary)  # fmt: skip
 
 
 def _stored(s: Survey, account: str, cur: Held, sid: str, holders: list[str]) -> Cell:

@@ -10,6 +10,7 @@
   an operator signing key (SPEC §3.10, §4.6) — only when one is configured, only after checking
   once more that accountd does not hold the account, never for the system account, and never when
   accountd lists no accounts at all. Servers without ``allow_delete`` refuse; that is reported.
+  One delete request per report: a walk repairs one page at a time.
 * **ahead**, and extra accounts on URL/MEMORY servers, are reported, never changed.
 """
 
@@ -64,8 +65,8 @@ class Repair:
 
 JwtFor = Callable[[str], Awaitable[str]]
 """account → accountd's current JWT (raises when it cannot be had)."""
-Absent = Callable[[str], Awaitable[bool]]
-"""account → True when accountd (checked again, now) does not hold it."""
+Absent = Callable[[list[str]], Awaitable[set[str]]]
+"""accounts → those accountd (checked again, now) does not hold."""
 
 
 class Repairer:
@@ -88,7 +89,14 @@ class Repairer:
         self.cache_servers: set[str] = set()
         """Server ids that answered like a cache resolver ("jwt update cache skipped")."""
 
-    async def repair(self, report: FleetReport, system_account: str = "") -> list[Repair]:
+    async def repair(
+        self, report: FleetReport, system_account: str = "", *, accountd_empty: bool | None = None
+    ) -> list[Repair]:
+        """Repair the rows of ``report`` (one page of a walk). ``accountd_empty``: whether accountd
+        holds no account at all (a walk knows, :attr:`~accountd.resolver.walk.FleetWalk.accountd_empty`);
+        ``None``: judged from the report's rows."""
+        if accountd_empty is None:
+            accountd_empty = not any(r.accountd is not None for r in report.rows)
         labels = report.labels()
         servers = {s.id: s for s in report.servers}
         repairs: list[Repair] = []
@@ -110,7 +118,7 @@ class Repairer:
                                               "loaded on a server without a resolver directory; it stays until "
                                               "that server restarts", "extra"))  # fmt: skip
         if extras:
-            repairs += await self._delete(extras, report, labels, system_account)
+            repairs += await self._delete(extras, labels, system_account, accountd_empty)
         return repairs
 
     # ------------------------------------------------------------------------------ re-send
@@ -159,9 +167,9 @@ class Repairer:
     async def _delete(
         self,
         extras: dict[str, list[tuple[Row, ServerRef]]],
-        report: FleetReport,
         labels: dict[str, str],
         system_account: str,
+        accountd_empty: bool,
     ) -> list[Repair]:
         out: list[Repair] = []
 
@@ -173,15 +181,17 @@ class Repairer:
             for account in extras:
                 each(account, "skipped", "forwarding a deletion needs an operator signing key (--signing-key)")
             return out
-        if not any(r.accountd is not None for r in report.rows):
+        if accountd_empty:
             for account in extras:
                 each(account, "skipped", "accountd lists no accounts; refusing to delete everything")
             return out
+        if system_account in extras:
+            each(system_account, "skipped", "the system account is never deleted")
+        candidates = sorted(a for a in extras if a != system_account)
+        absent = await self.absent(candidates) if candidates else set()
         doomed = []
-        for account in sorted(extras):
-            if account == system_account:
-                each(account, "skipped", "the system account is never deleted")
-            elif not await self.absent(account):
+        for account in candidates:
+            if account not in absent:
                 each(account, "skipped", "accountd holds it now; the next round compares again")
             else:
                 doomed.append(account)

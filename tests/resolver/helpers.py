@@ -15,7 +15,7 @@ from nats.aio.client import Client
 from accountd.claims import AccountClaims, encode
 from accountd.config import Settings
 from accountd.natsserver import NatsServer, find_nats_server, free_port
-from accountd.resolver import AccountDiff
+from accountd.resolver import AccountDiff, FleetReport, FleetWalk, compare
 from accountd.server import Server
 from harness import operator_mode_config
 from world import Account, World
@@ -154,3 +154,13 @@ class Calls:
         async with self.changed:
             await asyncio.wait_for(self.changed.wait_for(found), timeout)
         return next(d for _, new, d in self.of(account) if jti is None or new.jti == jti)
+
+
+async def walk_report(nc: Client, http: Any = None, **kw: Any) -> FleetReport:
+    """A whole :class:`FleetWalk`, every row kept (the fleets of these tests are small)."""
+    walk = FleetWalk(nc, http, **kw)
+    await walk.start()
+    total = walk.report()
+    async for page in walk.pages():
+        total.add(compare(page), keep=1_000_000)
+    return total

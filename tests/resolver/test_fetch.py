@@ -207,9 +207,13 @@ async def test_an_account_listing_is_paged(tmp_path: Path) -> None:
         for a in accounts:
             async with fetcher.session.post(f"{fetcher.url}/{a.pub}", data=a.jwt) as resp:
                 assert resp.status == 200
-        listed = await fetcher.list_accounts(page=2)
-        assert sorted(x["account"] for x in listed) == sorted(a.pub for a in accounts)
+        pages = [page async for page in fetcher.list_accounts(page=2)]
+        assert [len(p) for p in pages] == [2, 2, 1]
+        listed = [x for p in pages for x in p]
+        assert [x["account"] for x in listed] == sorted(a.pub for a in accounts)
         assert {x["jti"] for x in listed} == {a.claims.jti for a in accounts}
+        later = [x["account"] async for p in fetcher.list_accounts(page=2, after=listed[2]["account"]) for x in p]
+        assert later == [x["account"] for x in listed[3:]]
         await fetcher.close()
     finally:
         await close_accountd(accountd)

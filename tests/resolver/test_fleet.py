@@ -25,7 +25,7 @@ from nats.aio.client import Client
 from accountd.claims import Role, Trust, load_seed
 from accountd.cli import main
 from accountd.natsserver import NatsServer, free_port
-from accountd.resolver import FleetDaemon, Repair, Status, compare, survey
+from accountd.resolver import FleetDaemon, FleetWalk, Repair, Status
 from accountd.server import Server
 from world import Account, World
 
@@ -42,6 +42,7 @@ from .helpers import (
     roundtrip,
     start_accountd,
     sys_client,
+    walk_report,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -70,8 +71,9 @@ class Fleet:
 
     async def both_servers_answer(self) -> None:
         async def two() -> bool:
-            found = await survey(self.sys, None, quiet=0.2, timeout=2)
-            return len(found.servers) == 2
+            walk = FleetWalk(self.sys, quiet=0.2, timeout=2)
+            await walk.start()
+            return len(walk.servers) == 2
 
         await eventually(two, timeout=30, interval=0.2, what="n1 back in the cluster")
 
@@ -245,7 +247,7 @@ async def test_with_a_signing_key_the_daemon_forwards_the_deletion(fleet: Fleet,
     assert (deletion.action, deletion.outcome, deletion.detail) == ("delete", "repaired", "deleted 1 accounts")
     assert (fleet.jwt_dir / f"{outage.deleted.pub}.jwt.deleted").exists()
 
-    after = compare(await survey(fleet.sys, None, quiet=0.2))
+    after = await walk_report(fleet.sys, quiet=0.2)
     assert all(r.account != outage.deleted.pub for r in after.rows)
     assert all(c.status is not Status.EXTRA for r in after.rows for c in r.cells.values())
 
@@ -254,7 +256,7 @@ async def test_the_comparison_also_works_with_accountd_reached_over_nats(fleet: 
     a = fleet.world.account("OVER-NATS")
     await fleet.post(a.pub, a.jwt)
     await fleet.stored_on_n1(a)
-    report = compare(await survey(fleet.sys, None, quiet=0.2))
+    report = await walk_report(fleet.sys, quiet=0.2)
     assert report.accountd_source == "nats"
     row = next(r for r in report.rows if r.account == a.pub)
     assert row.accountd is not None and row.accountd.jti == a.claims.jti

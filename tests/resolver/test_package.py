@@ -9,9 +9,9 @@ def test_public_api_is_pinned() -> None:
     assert sorted(accountd.resolver.__all__) == sorted([
         "REJECT_REASONS", "SKIP_REASONS", "UPDATE_SUBJECTS", "AccountCache", "AccountDiff", "AccountNotFound",
         "AccountdView", "Entry", "EvictCallback", "FetchFailed", "Fetched", "FleetDaemon", "FleetReport",
-        "HttpFetcher", "InvalidAccount", "NatsFetcher", "Repair", "Repairer", "Resolver", "ResolverError",
+        "FleetWalk", "HttpFetcher", "InvalidAccount", "NatsFetcher", "Repair", "Repairer", "Resolver", "ResolverError",
         "ResolverStats", "Status", "Survey", "UpdateCallback", "Verdict", "accounts_url", "compare",
-        "diff_accounts", "judge_update", "survey",
+        "diff_accounts", "judge_update",
     ])  # fmt: skip
     for name in accountd.resolver.__all__:
         assert getattr(accountd.resolver, name) is not None
