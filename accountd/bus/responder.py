@@ -4,7 +4,10 @@
   authoritative; ``silent_miss`` keeps quiet instead, as the Go original did).
 * ``$SYS.REQ.CLAIMS.UPDATE`` and ``$SYS.REQ.ACCOUNT.<id>.CLAIMS.UPDATE`` → validated exactly like
   an HTTP POST (the original stored these unchecked).
-* ``$SYS.REQ.CLAIMS.LIST`` → the stored account keys; ``$SYS.REQ.CLAIMS.DELETE`` → DELETE rules.
+* ``$SYS.REQ.CLAIMS.LIST`` → the stored account keys, in one reply as nats-server's protocol has it,
+  built from the store a page at a time and measured as it grows: a list that does not fit in the
+  connection's ``max_payload`` gets an error reply saying so (publishing it would fail).
+  ``$SYS.REQ.CLAIMS.DELETE`` → DELETE rules.
 
 Replies use nats-server's envelope, ``server`` first, because nsc dereferences ``server.name``.
 """
@@ -18,7 +21,7 @@ import socket
 from datetime import UTC, datetime
 from typing import Any
 
-from nats.aio.client import Client
+from nats.aio.client import DEFAULT_MAX_PAYLOAD_SIZE, Client
 from nats.aio.msg import Msg
 
 from accountd import __version__
@@ -37,6 +40,9 @@ from accountd.service import AccountService
 __all__ = ["Responder", "server_info"]
 
 log = logging.getLogger("accountd.responder")
+
+LIST_PAGE = 1000
+"""Keys read from the store at a time to answer ``$SYS.REQ.CLAIMS.LIST``."""
 
 
 def _now_rfc3339() -> str:
@@ -57,24 +63,32 @@ def server_info(name: str, server_id: str, seq: int) -> dict[str, Any]:
 
 
 class Responder:
-    def __init__(self, service: AccountService, *, name: str = "accountd", silent_miss: bool = False) -> None:
+    def __init__(
+        self, service: AccountService, *, name: str = "accountd", silent_miss: bool = False, list_page: int = LIST_PAGE
+    ) -> None:
         self.service = service
         self.name = name
+        self.list_page = list_page
+        self._nc: Client | None = None
         self.server_id = create(Role.SERVER).public_key
         self.silent_miss = silent_miss
         self._seq = itertools.count(1)
         self.counters: dict[str, int] = {"lookups": 0, "lookup_misses": 0, "updates": 0, "update_errors": 0,
-                                         "lists": 0, "deletes": 0}
+                                         "lists": 0, "list_errors": 0, "deletes": 0}
 
     async def subscribe(self, nc: Client) -> None:
+        self._nc = nc
         await nc.subscribe(CLAIMS_LOOKUP_ALL, cb=self._lookup)
         await nc.subscribe(CLAIMS_UPDATE_REQ, cb=self._update)
         await nc.subscribe(CLAIMS_UPDATE_REQ_ALL, cb=self._update)
         await nc.subscribe(CLAIMS_LIST, cb=self._list)
         await nc.subscribe(CLAIMS_DELETE, cb=self._delete)
 
+    def _server(self) -> dict[str, Any]:
+        return server_info(self.name, self.server_id, next(self._seq))
+
     def envelope(self, *, data: Any = None, error: dict[str, Any] | None = None) -> bytes:
-        doc: dict[str, Any] = {"server": server_info(self.name, self.server_id, next(self._seq))}
+        doc: dict[str, Any] = {"server": self._server()}
         if error is not None:
             doc["error"] = error
         else:
@@ -124,12 +138,45 @@ class Responder:
 
     async def _list(self, msg: Msg) -> None:
         self.counters["lists"] += 1
+        budget = _budget(self._nc, msg)
         try:
-            keys = await self.service.store.list()
+            reply = await self._list_reply(budget)
         except Exception as exc:
+            self.counters["list_errors"] += 1
             await self._reply(msg, self.envelope(error={"code": 500, "description": f"list failed - {exc}"}))
             return
-        await self._reply(msg, self.envelope(data=list(keys)))
+        if reply is None:
+            self.counters["list_errors"] += 1
+            try:
+                stored = f"{await self.service.store.count()} stored accounts"
+            except Exception:
+                stored = "the stored accounts"
+            log.warning("$SYS.REQ.CLAIMS.LIST: %s do not fit in one reply of %d bytes", stored, budget)
+            await self._reply(msg, self.envelope(error={"code": 413, "description": (
+                f"list failed - {stored} do not fit in one reply of at most {budget} bytes (the connection's "
+                "max_payload); list them over HTTP: GET /jwt/v1/accounts?list=true")}))  # fmt: skip
+            return
+        await self._reply(msg, reply)
+
+    async def _list_reply(self, budget: int) -> bytes | None:
+        """The LIST envelope with every stored key, read ``list_page`` at a time; ``None`` as soon
+        as it would grow past ``budget`` bytes."""
+        head = b'{"server":' + json.dumps(self._server(), separators=(",", ":")).encode() + b',"data":['
+        parts = [head]
+        size = len(head) + 2  # and "]}"
+        after = None
+        while True:
+            keys = await self.service.store.list(after=after, limit=self.list_page)
+            for key in keys:
+                item = b'"' + key.encode() + b'"'  # keys are A-Z2-7 only: nothing to escape
+                size += len(item) + (len(parts) > 1)
+                if size > budget:
+                    return None
+                parts.append(item)
+            if len(keys) < self.list_page:
+                break
+            after = keys[-1]
+        return parts[0] + b",".join(parts[1:]) + b"]}"
 
     async def _delete(self, msg: Msg) -> None:
         self.counters["deletes"] += 1
@@ -142,3 +189,12 @@ class Responder:
             return
         await self._reply(msg, self.envelope(data={
             "account": claims.sub, "code": 200, "message": f"deleted {count} accounts"}))
+
+
+def _budget(nc: Client | None, msg: Msg) -> int:
+    """The largest reply ``msg`` can get: the server's ``max_payload`` less the headers that
+    :meth:`Msg.respond` sends back (nats-server counts headers and payload together)."""
+    limit = nc.max_payload if nc is not None else DEFAULT_MAX_PAYLOAD_SIZE
+    if msg.headers:
+        limit -= len(b"NATS/1.0\r\n\r\n") + sum(len(k) + len(v) + 4 for k, v in msg.headers.items())
+    return limit

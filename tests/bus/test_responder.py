@@ -13,6 +13,7 @@ import pytest
 from nats.aio.client import Client
 
 from accountd.claims import Role, create
+from accountd.types import JWT, AccountKey
 from harness import NatsFactory, operator_mode_config
 from serving import Running, StartServer
 from world import World
@@ -196,3 +197,62 @@ async def test_metrics_with_nats_has_monitor_and_accountd_series(connected: tupl
     async with api.http.get(api.url + "/-/status") as r:
         assert r.status == 200
         assert "text/html" in r.headers["Content-Type"]
+
+
+class _ListSpy:
+    """Wraps ``store.list``: records how many keys each call asked for and got."""
+
+    def __init__(self, api: Running) -> None:
+        self.store = api.server.store
+        self.real = self.store.list
+        self.calls: list[tuple[int | None, int]] = []
+
+    async def __call__(self, *, after: str | None = None, limit: int | None = None) -> list[str]:
+        keys = await self.real(after=None if after is None else AccountKey(after), limit=limit)
+        self.calls.append((limit, len(keys)))
+        return list(keys)
+
+
+async def _store_accounts(api: Running, n: int) -> list[str]:
+    """``n`` accounts straight into the store (which does not read the JWT): LIST only needs keys."""
+    token = api.world.account("ANY").jwt
+    keys = sorted(str(create(Role.ACCOUNT).public_key) for _ in range(n))
+    for key in keys:
+        await api.server.store.put(AccountKey(key), JWT(token), publish=False)
+    return keys
+
+
+async def test_list_walks_the_store_in_pages_and_replies_with_every_key_once(
+    connected: tuple[Running, Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, nc = connected
+    keys = await _store_accounts(api, 2500)
+    spy = _ListSpy(api)
+    monkeypatch.setattr(api.server.store, "list", spy)
+    monkeypatch.setattr(api.server.responder, "list_page", 100)
+    doc = await _ask_accountd(nc, "$SYS.REQ.CLAIMS.LIST", b"")
+    assert doc["data"] == keys
+    assert len(spy.calls) >= 25
+    assert all(limit == 100 and got <= 100 for limit, got in spy.calls)
+
+
+async def test_a_list_larger_than_max_payload_gets_an_error_reply_that_says_so(
+    tmp_path: Path, nats_factory: NatsFactory, start_server: StartServer, world: World
+) -> None:
+    files = world.write(tmp_path / "nsfiles")
+    server = nats_factory(operator_mode_config(files["operator"], world.sys.pub, "MEMORY",
+                                               {world.sys.pub: world.sys.jwt}, "max_payload: 4096\n"))
+    api = await start_server(nats=[server.url], creds=str(files["sys_creds"]))
+    assert api.server.bus is not None and await api.server.bus.wait_connected(10)
+    nc = await nats.connect(server.url, user_credentials=str(files["sys_creds"]))
+    try:
+        await _store_accounts(api, 100)  # 100 quoted keys: 5,900 bytes
+        fits = await _ask_accountd(nc, "$SYS.REQ.CLAIMS.LIST", b"")
+        assert "data" not in fits
+        error = fits["error"]
+        assert error["code"] == 413
+        assert "100 stored accounts do not fit in one reply of at most 4096 bytes" in error["description"]
+        assert "max_payload" in error["description"] and "?list=true" in error["description"]
+        assert api.server.responder.counters["list_errors"] == 1
+    finally:
+        await nc.close()
