@@ -1,7 +1,7 @@
 """The account server's HTTP API as push/pull use it (SPEC §6, §8.1).
 
 ``POST <base>/accounts/<pub>`` (body: the JWT), ``GET <base>/accounts/<pub>``,
-``GET <base>/accounts?list=true`` (accountd's list), ``DELETE <base>/accounts/<pub>`` (body: an
+``GET <base>/accounts?list=true`` (accountd's list, read a page at a time), ``DELETE <base>/accounts/<pub>`` (body: an
 operator-signed delete request). Every request has a timeout (nsc's push has none).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,22 +74,30 @@ class HttpRemote:
     def delete(self, public_key: str, request_token: str) -> Response:
         return self._call("DELETE", self.account_url(public_key), request_token.encode())
 
-    def list_accounts(self) -> list[dict[str, Any]]:
-        """Every stored account, following ``next`` (accountd's ``?list=true``)."""
-        out: list[dict[str, Any]] = []
+    def account_pages(self, limit: int = 1000) -> Iterator[list[dict[str, Any]]]:
+        """The stored accounts, one page of at most ``limit`` at a time, sorted by key, following
+        ``next`` (accountd's ``?list=true``); only one page is held at a time."""
         after = ""
         while True:
-            url = f"{self.base}/accounts?list=true&limit=1000" + (f"&after={after}" if after else "")
+            url = f"{self.base}/accounts?list=true&limit={limit}" + (f"&after={after}" if after else "")
             resp = self._call("GET", url)
             if resp.status != 200:
                 raise RemoteError(f"listing accounts at {self.base} failed: HTTP {resp.status} {resp.body.strip()}",
                                   "prune over HTTP needs accountd serve (nats-account-server cannot list)")
             try:
                 doc = json.loads(resp.body)
-                out += doc["accounts"]
-                after = doc.get("next") or ""
+                page = [a for a in doc["accounts"] if isinstance(a, dict) and isinstance(a.get("account"), str)]
+                following = str(doc.get("next") or "")
             except (ValueError, KeyError, TypeError):
                 hint = "prune over HTTP needs accountd serve; use --transport nats for nats-server"
                 raise RemoteError(f"{url} did not answer with accountd's account list", hint) from None
-            if not after:
-                return out
+            if page:
+                yield page
+            if not following or following <= after:
+                return  # the last page (a cursor that does not move on would loop forever)
+            after = following
+
+    def list_accounts(self, limit: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every stored account, read a page at a time (:meth:`account_pages`)."""
+        for page in self.account_pages(limit):
+            yield from page
