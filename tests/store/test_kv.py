@@ -270,8 +270,8 @@ async def test_a_change_held_by_an_instance_that_died_goes_to_another(
     one, two = await opened(ack_wait=1), await opened(ack_wait=1)
     record = await one.put(A, jwt(1))
     assert await one.pending() == [record]
-    assert one._nc is not None
-    await one._nc.close()  # a crash: no acknowledgement, no NAK
+    assert one._bucket.nc is not None
+    await one._bucket.nc.close()  # a crash: no acknowledgement, no NAK
 
     got: list[Record] = []
 
@@ -303,7 +303,7 @@ async def test_an_instance_that_cannot_publish_hands_its_changes_over(
     opened: Callable[..., Awaitable[KVStore]]
 ) -> None:
     one, two = await opened(ack_wait=60), await opened(ack_wait=60)
-    one.release_after = 0.2
+    one._outbox.release_after = 0.2
     record = await one.put(A, jwt(1))
     assert await one.pending() == [record]  # and its notifier never marks it published
 
@@ -335,9 +335,9 @@ async def test_the_watcher_recovers_when_its_consumer_disappears(
     opened: Callable[..., Awaitable[KVStore]], cluster: Cluster, bucket: str
 ) -> None:
     one, two = await opened(), await opened()
-    assert two._watch_consumer is not None
+    assert two._watcher.consumer is not None
     nc = await nats.connect(cluster.urls, user_credentials=str(cluster.kv_creds))
-    await nc.jetstream().delete_consumer(f"KV_{bucket}", two._watch_consumer)
+    await nc.jetstream().delete_consumer(f"KV_{bucket}", two._watcher.consumer)
     await nc.close()
     record = await one.put(A, jwt(1))
     await until(lambda: _has(two, record), timeout=15)
