@@ -110,18 +110,21 @@ def _signer(path: str | None, trust: Trust) -> KeyPair | None:
 @click.option("--quiet", "quiet_period", type=DURATION, default="250ms", show_default=True,
               help="Stop collecting replies once none arrived for this long.")
 @click.option("--timeout", type=DURATION, default="2s", show_default=True, help="Longest wait for replies.")
+@click.option("--page-size", type=click.IntRange(1, 1000), default=1000, show_default=True,
+              help="Accounts compared and repaired at a time (and asked of accountd per list request).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
               default="info", show_default=True)
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def resolver(
     operators: tuple[str, ...], url: str | None, nats_url: str, creds: str | None, interval: float,
-    listen: str | None, signing_key: str | None, quiet_period: float, timeout: float, log_level: str,
-    log_format: str,
+    listen: str | None, signing_key: str | None, quiet_period: float, timeout: float, page_size: int,
+    log_level: str, log_format: str,
 ) -> None:  # fmt: skip
     """Keep every nats-server's account JWTs in step with accountd.
 
     \b
-    Runs the resolver library (validated cache, live claim updates) and, every --interval:
+    Runs the resolver library (validated cache, live claim updates) and, every --interval,
+    walking accountd's accounts a page (--page-size) at a time:
       1. asks the servers which JWT each holds ($SYS.REQ.ACCOUNT.<id>.INFO, CLAIMS.LIST, LOOKUP),
       2. compares with accountd (the table `accountd fleet` prints),
       3. re-sends the current JWT to servers holding an older one or missing it, forwards
@@ -137,7 +140,7 @@ def resolver(
     configure_logging(log_level, log_format)
     daemon = FleetDaemon(trust, url=url, nats=[u.strip() for u in nats_url.split(",") if u.strip()], creds=creds,
                          interval=interval, signer=signer, quiet=quiet_period, timeout=timeout,
-                         listen=address)  # fmt: skip
+                         listen=address, page=page_size)  # fmt: skip
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -79,6 +79,9 @@ class FleetDaemon:
         self.last_error = ""
         self.last_round_at = 0.0
         self.last_round_seconds = 0.0
+        self.last_round_pages = 0
+        self.last_round_largest_page = 0
+        """The most accounts one page of the last round held (at most ``page``)."""
         self._reported: set[tuple[str, str, str, str]] = set()
         self._listed: dict[str, str] = {}
         """account → the jti accountd listed, for the page being repaired."""
@@ -150,7 +153,7 @@ class FleetDaemon:
         self._servers = set(walk.servers)
         total = walk.report()
         kept: list[Repair] = []
-        count = 0
+        count = pages = 0
         skipped: set[tuple[str, str, str, str]] = set()
         try:
             async for page in walk.pages():
@@ -166,6 +169,7 @@ class FleetDaemon:
                 kept += repairs[: self.keep - len(kept)]
                 count += len(repairs)
                 total.add(report, self.keep)
+                pages += 1
         finally:
             self._listed = {}
         self._reported = skipped
@@ -176,6 +180,8 @@ class FleetDaemon:
         self.last_error = ""
         self.last_round_at = time.time()
         self.last_round_seconds = time.monotonic() - started
+        self.last_round_pages = pages
+        self.last_round_largest_page = walk.largest_page
         async with self._changed:
             self._changed.notify_all()
         return total, kept
@@ -237,7 +243,8 @@ class FleetDaemon:
             "interval": self.interval,
             "rounds": dict(self.rounds),
             "last_round": None if not self.last_round_at else {
-                "time": self.last_round_at, "seconds": round(self.last_round_seconds, 3)},
+                "time": self.last_round_at, "seconds": round(self.last_round_seconds, 3),
+                "pages": self.last_round_pages, "largest_page": self.last_round_largest_page},
             "last_error": self.last_error,
             "fleet": self.report.to_dict() if self.report else None,
             "repairs": {"last_round": [r.to_dict() for r in self.last_repairs],
