@@ -8,6 +8,11 @@ absolute count for an account; CONNECT/DISCONNECT only feed the event ring and t
 (adding ±1 as well would double count: CONNS is published just *before* CONNECT, observed on 2.15.1).
 Every message a server sends carries ``server.seq``, one counter for all its internal messages
 (observed on 2.9.10 and 2.15.1), so an older snapshot never overwrites a newer count.
+
+Accounts are known only from events and STATZ replies (which list accounts with connections, not
+every account a server could load), never from a list of stored accounts; names come from the
+``account_name`` callback one row at a time. An account without connections and without events
+for ``forget_after`` seconds is forgotten, so the state holds the accounts in use, not all of them.
 """
 
 from __future__ import annotations
@@ -85,6 +90,7 @@ class AccountRecord:
     disconnects: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     last_event: float | None = None
+    last_seen: float = 0.0  # the last event or count of this account
 
 
 class MonitorState:
@@ -115,6 +121,7 @@ class MonitorState:
         self.malformed: Counter[str] = Counter()
         self.leafnode_connects = 0
         self.ignored = 0
+        self._swept = self.started
 
     # ------------------------------------------------------------------------------------- updates
 
@@ -154,7 +161,7 @@ class MonitorState:
         elif isinstance(event, ConnectEvent):  # and DisconnectEvent
             self._client_event(event, now)
         elif isinstance(event, AccountConnsEvent):
-            self._set_conns(event.server, event.conns)
+            self._set_conns(event.server, event.conns, now)
         elif isinstance(event, AccountStatzEvent):
             # A full snapshot of this server: accounts it no longer lists have no clients there.
             listed = {a.account for a in event.accounts}
@@ -162,7 +169,7 @@ class MonitorState:
                 if acc.account not in listed and acc.seq.get(event.server.id, 0) <= event.server.seq:
                     acc.by_server.pop(event.server.id, None)
             for conns in event.accounts:
-                self._set_conns(event.server, conns)
+                self._set_conns(event.server, conns, now)
         elif isinstance(event, LeafnodeConnectEvent):
             self.leafnode_connects += 1
         return True
@@ -189,17 +196,25 @@ class MonitorState:
         for server_id, record in list(self.servers.items()):
             if now - record.last_seen > self.forget_after:
                 self._drop_server(server_id)
+        if now - self._swept >= min(60.0, self.forget_after / 10):  # a sweep is O(accounts): not per event
+            self._swept = now
+            live = self._live_servers(now)
+            idle = [a for a, r in self.accounts.items()
+                    if now - r.last_seen > self.forget_after and not r.by_server.keys() & live]  # fmt: skip
+            for account in idle:
+                del self.accounts[account]
 
-    def _account(self, account: str) -> AccountRecord:
+    def _account(self, account: str, now: float) -> AccountRecord:
         record = self.accounts.get(account)
         if record is None:
             record = self.accounts[account] = AccountRecord(account)
+        record.last_seen = now
         return record
 
-    def _set_conns(self, server: ServerInfo, conns: AccountConns) -> None:
+    def _set_conns(self, server: ServerInfo, conns: AccountConns, now: float) -> None:
         if conns.account in PSEUDO_ACCOUNTS:  # account STATZ lists $G too
             return
-        record = self._account(conns.account)
+        record = self._account(conns.account, now)
         server_id = server.id
         if server.seq and server.seq < record.seq.get(server_id, 0):
             return  # older than the count we have
@@ -212,7 +227,7 @@ class MonitorState:
             record.by_server.pop(server_id, None)
 
     def _client_event(self, event: ConnectEvent, now: float) -> None:
-        record = self._account(event.account)
+        record = self._account(event.account, now)
         record.last_event = now
         if isinstance(event, DisconnectEvent):
             record.disconnects += 1

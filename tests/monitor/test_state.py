@@ -189,3 +189,16 @@ def test_an_older_stats_sample_is_ignored(state: MonitorState) -> None:
     feed(state, f"$SYS.SERVER.{N1}.STATSZ", statsz(SERVER_215, connections=4))
     state.apply(decode_statsz("_INBOX.x", statsz(SERVER_215 | {"seq": 3}, connections=1)))
     assert state.servers_view()[0]["connections"] == 4
+
+
+def test_accounts_idle_for_forget_after_are_forgotten_accounts_in_use_stay(state: MonitorState, clock: Clock) -> None:
+    busy = "ABUSYAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    feed(state, f"$SYS.ACCOUNT.{A}.CONNECT", connect(SERVER_215, CLIENT_215))
+    feed(state, f"$SYS.SERVER.ACCOUNT.{A}.CONNS", conns(SERVER_215, A, 0))
+    feed(state, f"$SYS.SERVER.ACCOUNT.{busy}.CONNS", conns(SERVER_215, busy, 2))
+    for _ in range(61):  # an hour of STATSZ from the server, nothing about either account
+        clock.now += 60
+        feed(state, f"$SYS.SERVER.{N1}.STATSZ", statsz(SERVER_215))
+    assert set(state.accounts) == {busy}
+    assert account(state, busy)["connections"] == 2
+    assert len(state.events_view()) == 1  # the event ring keeps its own bounded history
