@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from aiohttp import web
 from click.testing import CliRunner
 from nats.aio.client import Client
 
 from accountd.bus.responder import LIST_PAGE
 from accountd.claims import Trust
 from accountd.cli import main
-from accountd.natsserver import NatsServer
+from accountd.natsserver import NatsServer, free_port
 from accountd.resolver import FleetDaemon, FleetWalk, HttpFetcher, compare
 from accountd.server import Server
 from accountd.types import JWT, AccountKey
@@ -154,3 +155,29 @@ async def test_the_daemon_repairs_page_by_page_and_keeps_a_bounded_state(big: Bi
     assert len(state["fleet"]["accounts"]) == 50 and state["fleet"]["accounts_compared"] == ACCOUNTS + EXTRAS
     assert state["last_round"]["largest_page"] == PAGE
     assert all((big.jwt_dir / f"{a}.jwt").exists() for a in (big.mine[0], big.mine[-1]))
+
+
+async def test_a_listing_that_fails_after_the_first_page_ends_the_report_with_the_error(big: Big) -> None:
+    async def accounts(request: web.Request) -> web.Response:
+        if request.query.get("after"):
+            return web.Response(status=404, text="gone\n")
+        rows = [{"account": a, "name": "", "iss": "", "iat": 1, "exp": 0, "jti": "J"} for a in big.mine[:PAGE]]
+        return web.json_response({"accounts": rows, "next": big.mine[PAGE - 1]})
+
+    app = web.Application()
+    app.router.add_get("/jwt/v1/accounts", accounts)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        argv = ["fleet", "--url", f"http://127.0.0.1:{port}", "--nats", big.n1.url, "--creds",
+                str(big.files["sys_creds"]), "--json", "--page-size", str(PAGE), "--quiet", "100ms"]  # fmt: skip
+        result = await asyncio.to_thread(CliRunner().invoke, main, argv)
+    finally:
+        await runner.cleanup()
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)  # still one JSON document
+    assert doc["accounts_compared"] >= PAGE and doc["in_step"] is False
+    assert doc["errors"][-1].startswith(f"listing accountd's accounts stopped after {doc['accounts_compared']}")
+    assert "404" in doc["errors"][-1] and "warning: listing accountd's accounts stopped" in result.stderr
