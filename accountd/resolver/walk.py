@@ -123,11 +123,13 @@ class FleetWalk:
             if env.server_id in self.servers:
                 self.listed[env.server_id] = _keys(env.data) if env.ok else []
             elif env.ok:
-                self._accountd_lists.append(_keys(env.data))
+                if self.http is None:  # over HTTP, accountd's own list is walked in pages instead
+                    self._accountd_lists.append(_keys(env.data))
             else:
                 refusals.append(env.message or "an error")
         if self.http is None and not self._accountd_lists:
-            why = f" (it answered: {refusals[0]})" if refusals else " (is accountd serve connected to NATS?)"
+            why = (f" (it answered: {refusals[0]}; --url lists over HTTP)" if refusals
+                   else " (is accountd serve connected to NATS?)")  # fmt: skip
             self.errors.append(f"accountd did not answer $SYS.REQ.CLAIMS.LIST{why}")
 
     def report(self) -> FleetReport:
