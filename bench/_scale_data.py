@@ -17,6 +17,8 @@ safe because accountd replaces files by rename and never writes one in place.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import multiprocessing
 import os
 import random
@@ -27,7 +29,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from accountd.claims import Role, create, decode_account, encode, load_seed, new_account, new_operator
+import nacl.signing
+
+from accountd.claims import (
+    KeyPair,
+    Role,
+    create,
+    decode_account,
+    encode,
+    load_seed,
+    new_account,
+    new_operator,
+)
 
 CHUNK = 2_000
 """Accounts (or new versions) per task handed to a pool worker."""
@@ -64,11 +77,17 @@ def dataset(work: Path, n: int) -> Dataset:
     return Dataset(work / f"dir-{n}", n)
 
 
-def _account_jwt(op_seed: str, i: int) -> tuple[str, str]:
+def _account_key() -> str:
+    """A new account public key (its seed is not needed: the operator signs): libsodium's key
+    generation and nkeys' encoding, 5x faster than making a whole key pair."""
+    body = bytes([Role.ACCOUNT.value]) + bytes(nacl.signing.SigningKey.generate().verify_key)
+    return base64.b32encode(body + binascii.crc_hqx(body, 0).to_bytes(2, "little")).decode().rstrip("=")
+
+
+def _account_jwt(operator: KeyPair, i: int) -> tuple[str, str]:
     """A typical nsc account with limits, JetStream and one signing key, signed by the operator."""
-    operator = load_seed(op_seed, Role.OPERATOR)
-    key = create(Role.ACCOUNT)
-    claims = new_account(key.public_key, f"ACC{i:07d}")
+    pub = _account_key()
+    claims = new_account(pub, f"ACC{i:07d}")
     acc = claims.nats
     acc.limits.conn = 1000
     acc.limits.leaf = 10
@@ -81,16 +100,17 @@ def _account_jwt(op_seed: str, i: int) -> tuple[str, str]:
     acc.limits.disk_storage = 1 << 30
     acc.limits.streams = 10
     acc.limits.consumer = 100
-    acc.signing_keys = [create(Role.ACCOUNT).public_key]
+    acc.signing_keys = [_account_key()]
     acc.tags = ["env:bench"]
-    return key.public_key, encode(claims, operator)
+    return pub, encode(claims, operator)
 
 
 def _write_chunk(task: tuple[str, str, int, int]) -> list[str]:
     store, op_seed, start, count = task
+    operator = load_seed(op_seed, Role.OPERATOR)
     pubs = []
     for i in range(start, start + count):
-        pub, jwt = _account_jwt(op_seed, i)
+        pub, jwt = _account_jwt(operator, i)
         fd = os.open(os.path.join(store, f"{pub}.jwt"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(jwt)

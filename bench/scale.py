@@ -46,7 +46,8 @@ from bench import _scale_data as data
 from bench import _scale_wrk as wrk
 
 WORK = Path(__file__).resolve().parent / ".scale-data"
-ACCOUNTD = [str(Path(sys.executable).with_name("accountd"))]
+DEFAULT_ACCOUNTD = [str(Path(sys.executable).with_name("accountd"))]
+ACCOUNTD = list(DEFAULT_ACCOUNTD)
 """The command run as ``accountd`` (``--accountd`` replaces it)."""
 
 
@@ -410,7 +411,8 @@ def machine() -> str:
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                          cwd=Path(__file__).parent).stdout.strip()
     load = os.getloadavg()[0]
-    return (f"{time.strftime('%Y-%m-%d %H:%M')}, accountd {rev or '?'}; {os.cpu_count()} cores, {cpu}; "
+    what = f"accountd {rev or '?'}" if ACCOUNTD == DEFAULT_ACCOUNTD else f"accountd run as `{shlex.join(ACCOUNTD)}`"
+    return (f"{time.strftime('%Y-%m-%d %H:%M')}, {what}; {os.cpu_count()} cores, {cpu}; "
             f"Python {platform.python_version()}; load average {load:.1f} at the end")
 
 
