@@ -205,6 +205,7 @@ class Row:
     post: wrk.Result | None = None
     post_counted: dict[str, int] = field(default_factory=dict)
     hwm_end_mb: float | None = None
+    second_stop_s: float | None = None
     import_s: float | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -308,7 +309,7 @@ def measure(ds: data.Dataset, kind: str, args: argparse.Namespace) -> Row:
                                      f"raise --post-jwts above {args.post_jwts:,}")
             row.hwm_end_mb = memory_mb(server.pid)[1]
     finally:
-        _, code = server.stop()
+        row.second_stop_s, code = server.stop()
     if code != 0:
         row.notes.append(f"second start exited with {code} on SIGTERM")
     if not args.keep:
@@ -354,7 +355,7 @@ def details(rows: list[Row]) -> str:
         bits = [f"first start indexed {_s(r.first_indexed_s)} s, peak RSS {_mb(r.first_hwm_mb)} MB, "
                 f"stopped in {_s(r.first_stop_s)} s",
                 f"second start indexed {_s(r.second_indexed_s)} s, VmHWM after GETs {_mb(r.hwm_after_gets_mb)} MB, "
-                f"at the end {_mb(r.hwm_end_mb)} MB"]
+                f"at the end {_mb(r.hwm_end_mb)} MB, stopped in {_s(r.second_stop_s)} s"]
         if r.import_s is not None:
             bits.append(f"import {r.import_s:.1f} s")
         for name, w in (("GET", r.get), ("POST", r.post)):
