@@ -7,7 +7,12 @@ once, each on one instance with half the connections, and their rates are added.
 versions of the accounts; with 2 instances each one gets its own half of the accounts, so that the
 figure is throughput, not compare-and-set retries. Prints a Markdown table for BENCHMARKS.md.
 
+Then, on the same cluster, :mod:`bench.kv_startup` (an instance starting on a bucket of
+``--startup-accounts`` accounts: seconds to the first GET 200, RSS) and :mod:`bench.kv_failover`
+(an instance killed right after acknowledging a write: seconds until another one publishes it).
+
     python -m bench.kv [--accounts 200] [--duration 10] [--connections 32]
+                       [--startup-accounts 100000] [--failover-samples 10] [--only throughput,startup,failover]
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import aiohttp
 from accountd.claims import create, encode, format_creds, new_account, new_user
 from accountd.claims.keys import Role
 from accountd.natsserver import NatsServer, free_port
+from bench import kv_failover, kv_startup
 from bench.serve import Setup, _lua_get, _lua_post, _python_load, _update_latency, _wrk
 
 
@@ -138,15 +144,28 @@ async def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--startup-accounts", type=int, default=100_000)
+    parser.add_argument("--failover-samples", type=int, default=10)
+    parser.add_argument("--only", default="throughput,startup,failover",
+                        help="comma-separated: throughput, startup, failover")
     args = parser.parse_args()
+    only = set(args.only.split(","))
 
     root = Path(tempfile.mkdtemp(prefix="accountd-bench-kv-"))
     setup = Setup(root, args.accounts)
     cluster = Cluster(root, setup)
     cluster.start()
     rows = []
+    startup: dict[str, float] | None = None
+    failover: dict[str, float] | None = None
+    seed = setup.operator.seed.reveal()
     try:
-        for count in (1, 2):
+        if "startup" in only and args.startup_accounts:
+            startup = await kv_startup.startup(cluster.urls, cluster.kv_creds, root, seed, args.startup_accounts)
+        if "failover" in only and args.failover_samples:
+            failover = await kv_failover.failover(cluster.urls, cluster.kv_creds, root,
+                                                  kv_startup.accounts(seed, args.failover_samples))
+        for count in (1, 2) if "throughput" in only else ():
             running = await _start_instances(count, root, cluster, f"bench{count}")
             urls = [url for url, _ in running]
             try:
@@ -176,6 +195,12 @@ async def main() -> None:
     print(f"Machine: {os.cpu_count()} cores, {cpu}; Python {platform.python_version()}; load: {tool}, "
           f"{args.connections} connections in all, {args.duration}s per run, {args.accounts} accounts; "
           "3-node nats-server cluster on the same machine, R3 bucket.\n")
+    if startup is not None:
+        print(kv_startup.report(startup) + "\n")
+    if failover is not None:
+        print(kv_failover.report(failover) + "\n")
+    if not rows:
+        return
     print("| instances | benchmark | requests/s | p50 ms | p99 ms | non-200 |")
     print("|---:|---|---:|---:|---:|---:|")
     for count, get, post, update in rows:

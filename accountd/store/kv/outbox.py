@@ -31,7 +31,6 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import Any
 
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -70,12 +69,6 @@ class Outbox:
         """Called when changes were fetched in the background (a backlog): publish soon."""
         self.released = 0
         self.redeliveries = 0
-        self._inbox = ""
-        self._sub: Any = None
-        self._pulls = 0
-        self._pull_counts: dict[str, list[int]] = {}
-        """Pull request → [messages received, batch asked for]."""
-        self._pull_done: dict[str, asyncio.Event] = {}
         self._more = False
         """The last pull came back full: the consumer has more."""
         self._held: dict[AccountKey, dict[int, tuple[str, Record]]] = {}
@@ -91,10 +84,6 @@ class Outbox:
 
     async def open(self, deadline: float) -> None:
         await retry(deadline, "create the outbox consumer", self._ensure_consumer)
-        nc = self.bucket.nc
-        assert nc is not None
-        self._inbox = nc.new_inbox()
-        self._sub = await nc.subscribe(self._inbox + ".*", cb=self._on_pull)
         self._keeper = asyncio.create_task(self._keep(), name=f"kv-outbox-{self.bucket.name}")
 
     async def _ensure_consumer(self) -> None:
@@ -252,42 +241,46 @@ class Outbox:
         return sum(len(held) for held in self._held.values())
 
     async def _pull(self) -> int:
-        """One ``no_wait`` pull request: whatever the consumer has for us now, up to a batch; how many came."""
+        """One ``no_wait`` pull request: whatever the consumer has for us now, up to a batch; how many came.
+
+        Each request has an inbox of its own: the messages arrive with their stream subjects, only the
+        status that ends a request (404/408/409, none when the batch is full) names the inbox.
+        """
         nc = self.bucket.nc
         batch = min(PULL_BATCH, HOLD_MAX - self._held_count())
         if nc is None or batch <= 0:
             return 0
-        self._pulls += 1
-        token = str(self._pulls)
-        finished = self._pull_done[token] = asyncio.Event()
-        counts = self._pull_counts[token] = [0, batch]
+        done = asyncio.Event()
+        got = 0
+
+        async def on_msg(msg: Msg) -> None:
+            nonlocal got
+            status = msg.headers.get("Status") if msg.headers else None
+            if status:
+                if status != "100":
+                    done.set()
+                return
+            await self._hold(msg)
+            got += 1
+            if got >= batch:
+                done.set()
+
         request = json.dumps({"batch": batch, "no_wait": True}).encode()
+        sub = None
         try:
-            await nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{self.bucket.stream}.{CONSUMER}", request,
-                             reply=f"{self._inbox}.{token}")
+            inbox = nc.new_inbox()
+            sub = await nc.subscribe(inbox, cb=on_msg)
+            await nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{self.bucket.stream}.{CONSUMER}", request, reply=inbox)
             async with asyncio.timeout(2.0):
-                await finished.wait()
+                await done.wait()
         except Exception as exc:  # a timeout while the consumer has no leader, a disconnect, …
             log.debug("KV bucket %s: pull failed: %s", self.bucket.name, exc)
         finally:
-            self._pull_done.pop(token, None)
-            self._pull_counts.pop(token, None)
-        self._more = counts[0] >= batch
-        return counts[0]
-
-    async def _on_pull(self, msg: Msg) -> None:
-        token = msg.subject.rsplit(".", 1)[-1]
-        status = msg.headers.get("Status") if msg.headers else None
-        if status:
-            if status != "100" and token in self._pull_done:  # 404/408/409: this request is over
-                self._pull_done[token].set()
-            return
-        await self._hold(msg)
-        counts = self._pull_counts.get(token)
-        if counts is not None:
-            counts[0] += 1
-            if counts[0] >= counts[1]:
-                self._pull_done[token].set()
+            if sub is not None:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+        self._more = got >= batch
+        return got
 
     async def _hold(self, msg: Msg) -> None:
         key = msg.subject[len(self.bucket.prefix):]
