@@ -11,6 +11,7 @@ import itertools
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -170,9 +171,10 @@ async def test_a_change_is_published_even_when_its_instance_is_killed_right_afte
     """The outbox consumer redelivers what the dead instance fetched but never acknowledged.
 
     Without NATS (``can_publish`` False) the doomed instance still fetches the change from the
-    outbox and holds it, so the survivor can only get it by redelivery.
+    outbox and holds it, so the survivor can only get it by redelivery, after the default
+    ``ack_wait``. The delay is printed, not asserted (``python -m bench.kv`` measures it).
     """
-    store = cluster.kv_spec(f"s{next(_buckets)}", ack_wait=1)
+    store = cluster.kv_spec(f"s{next(_buckets)}")
     (survivor,) = await instances(1, store)
     port = free_port()
     cmd = [sys.executable, "-m", "accountd", "serve", "--listen", f"127.0.0.1:{port}", "--store", store,
@@ -186,11 +188,13 @@ async def test_a_change_is_published_even_when_its_instance_is_killed_right_afte
         await until(lambda: _healthy(survivor.http, url, proc), timeout=30, what="the subprocess to serve")
         async with survivor.http.post(f"{url}/jwt/v1/accounts/{account.pub}", data=account.jwt) as r:
             assert r.status == 200
+        killed = time.monotonic()
         proc.kill()
     finally:
         proc.kill()
         proc.wait()
     await until(lambda: updates.published(account.pub, account.jwt), what="the notification")
+    print(f"notification {time.monotonic() - killed:.2f} s after the kill")
     if not can_publish:  # then only the survivor can have published it
         await until(lambda: survivor.server.notifier.published >= 1, what="the survivor's count")
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import nats
 import pytest
-from contract import A, B, PersistentContract, StoreContract, jwt
+from contract import A, B, PersistentContract, StoreContract, jwt, key
+from nats.js.api import KeyValueConfig
 from nats.js.errors import KeyNotFoundError
 
 from accountd.store import Conflict, KVStore, Record, Store, StoreError, open_store
@@ -344,6 +345,100 @@ async def test_the_watcher_recovers_when_its_consumer_disappears(
     assert int(two.stats()["watch_restarts"]) >= 1
 
 
+async def test_an_existing_outbox_consumer_gets_the_configured_ack_wait(
+    opened: Callable[..., Awaitable[KVStore]], cluster: Cluster, bucket: str
+) -> None:
+    old = await opened(ack_wait=10)
+    await old.close()
+    await opened()  # the default
+    nc = await nats.connect(cluster.urls, user_credentials=str(cluster.kv_creds))
+    info = await nc.jetstream().consumer_info(f"KV_{bucket}", "accountd")
+    await nc.close()
+    assert info.config.ack_wait == 1.0
+
+
+async def test_a_bucket_made_without_direct_gets_is_given_them(
+    opened: Callable[..., Awaitable[KVStore]], cluster: Cluster, bucket: str
+) -> None:
+    nc = await nats.connect(cluster.urls, user_credentials=str(cluster.kv_creds))
+    js = nc.jetstream()
+    other = await js.create_key_value(KeyValueConfig(bucket=bucket, history=3, replicas=3))
+    revision = await other.put(A, jwt(1).encode())  # as `nats kv put` does it
+    store = await opened()
+    info = await js.stream_info(f"KV_{bucket}")
+    await nc.close()
+    assert (info.config.allow_direct, info.config.max_msgs_per_subject) == (True, 3)
+    assert await store.get(A) == Record(A, jwt(1), revision)
+
+
+async def test_a_read_that_a_lagging_replica_answers_is_asked_again_of_the_leader(
+    opened: Callable[..., Awaitable[KVStore]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await opened()
+    old = await store.put(A, jwt(1))
+    stale = await store._bucket.last(A)
+    new = await store.put(A, jwt(2))
+    last = store._bucket.last
+
+    async def lagging(account: AccountKey, *, leader: bool = False) -> object:
+        return await last(account, leader=True) if leader else stale
+
+    monkeypatch.setattr(store._bucket, "last", lagging)
+    assert stale.seq == old.revision
+    assert await store.get(A) == new
+
+
+async def test_a_held_change_is_kept_alive_past_ack_wait(opened: Callable[..., Awaitable[KVStore]]) -> None:
+    """In-progress acknowledgements: a notifier slower than ack_wait causes no redelivery."""
+    one, two = await opened(ack_wait=0.5), await opened(ack_wait=0.5)
+    one._outbox.release_after = 60
+    record = await one.put(A, jwt(1))
+    assert await one.pending() == [record]
+    for _ in range(8):  # 2 s, four times ack_wait
+        await asyncio.sleep(0.25)
+        assert await two.pending() == []
+    await one.mark_published(A, record.revision)
+    assert (one.stats()["redeliveries"], two.stats()["redeliveries"]) == (0, 0)
+    assert await one.pending() == []
+
+
+async def test_a_put_without_publish_is_acknowledged_by_whichever_instance_fetches_it(
+    opened: Callable[..., Awaitable[KVStore]], cluster: Cluster, bucket: str
+) -> None:
+    one, two = await opened(), await opened()
+    imported = [key(n) for n in range(300)]  # more than one pull's batch: the rest is fetched in the background
+    for account in imported:
+        await one.put(account, jwt(account), publish=False)
+    assert await two.pending() == []
+    assert await one.pending() == []
+    await until(lambda: _outbox_empty(cluster, bucket))
+    changed = await one.put(imported[0], jwt("changed"))
+    assert await one.pending() == [changed]
+    assert await two.list(limit=3) == sorted(imported)[:3]
+
+
+async def test_a_backlog_is_fetched_in_the_background_and_announced(
+    opened: Callable[..., Awaitable[KVStore]], cluster: Cluster, bucket: str
+) -> None:
+    store = await opened()
+    announced = asyncio.Event()
+    store.on_pending = announced.set
+    nc = await nats.connect(cluster.urls, user_credentials=str(cluster.kv_creds))
+    js = nc.jetstream()
+    accounts = sorted(key(n) for n in range(300))
+    for account in accounts:  # written by something else: no instance holds these yet
+        await js.publish(f"$KV.{bucket}.{account}", jwt(account).encode())
+    await nc.close()
+    first = await store.pending()
+    assert len(first) == 256
+    await until(lambda: _is_set(announced))
+    rest = await store.pending()
+    assert [r.account for r in rest] == accounts  # and the first ones are still held, unpublished
+    for record in rest:
+        await store.mark_published(record.account, record.revision)
+    await until(lambda: _outbox_empty(cluster, bucket))
+
+
 async def test_check_fails_once_closed(opened: Callable[..., Awaitable[KVStore]]) -> None:
     store = await opened()
     await store.check()
@@ -354,3 +449,17 @@ async def test_check_fails_once_closed(opened: Callable[..., Awaitable[KVStore]]
 
 async def _has(store: KVStore, record: Record) -> bool:
     return await store.lookup(record.account) == record
+
+
+async def _is_set(event: asyncio.Event) -> bool:
+    return event.is_set()
+
+
+async def _outbox_empty(cluster: Cluster, bucket: str) -> bool:
+    """The outbox consumer delivered everything and has nothing unacknowledged."""
+    nc = await nats.connect(cluster.urls, user_credentials=str(cluster.kv_creds))
+    try:
+        info = await nc.jetstream().consumer_info(f"KV_{bucket}", "accountd")
+    finally:
+        await nc.close()
+    return bool(info.num_pending == 0 and info.num_ack_pending == 0)
