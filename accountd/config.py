@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from accountd.service.cache import parse_cache_size
+
 __all__ = ["ConfigError", "Settings", "load_toml", "parse_limits"]
 
 
@@ -36,6 +38,7 @@ class Settings:
     clock_skew: int = 0
     name: str = "accountd"
     lookup_miss: str = "empty"
+    cache_size: str = "64MiB"
     tls_cert: str = ""
     tls_key: str = ""
     log_level: str = "info"
@@ -58,6 +61,10 @@ class Settings:
             raise ConfigError("--tls-cert and --tls-key go together")
         if self.lookup_miss not in ("empty", "silent"):
             raise ConfigError("--lookup-miss must be 'empty' or 'silent'")
+        try:
+            parse_cache_size(self.cache_size)
+        except ValueError as exc:
+            raise ConfigError(f"--cache-size: {exc}") from None
         if self.log_format not in ("text", "json"):
             raise ConfigError("--log-format must be 'text' or 'json'")
         self.host_port  # noqa: B018 - validates

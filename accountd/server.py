@@ -20,7 +20,7 @@ from accountd.bus import Bus, Notifier, Responder
 from accountd.claims import ClaimsError, Role, Trust, extract_jwt, load_seed, validate_operator
 from accountd.config import ConfigError, Settings
 from accountd.monitor import attach
-from accountd.service import AccountService, ManagedPolicy
+from accountd.service import AccountCache, AccountService, ManagedPolicy
 from accountd.store import KVStore, Store, StoreError, open_store
 from accountd.web.app import build_app
 from accountd.web.metrics import AccountdCollector, RequestCounts
@@ -87,7 +87,8 @@ class Server:
         policy = ManagedPolicy(settings.allow_new_accounts, dict(settings.max_limits), settings.clamp_limits)
         try:
             self.service = AccountService(self.store, self.trust, signer=signer, policy=policy,
-                                          skew=settings.clock_skew, allow_delete=settings.allow_delete)
+                                          skew=settings.clock_skew, allow_delete=settings.allow_delete,
+                                          cache=AccountCache.from_size(settings.cache_size))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         self.bus = Bus(settings.nats, settings.creds or None, name=settings.name) if settings.nats else None
@@ -153,8 +154,8 @@ class Server:
         return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     def _account_name(self, account: str) -> str | None:
-        entry = self.service.cached(account)
-        return entry.claims.name if entry else None
+        entry = self.service.cache.peek(account)
+        return str(entry.summary()["name"]) if entry else None
 
     def _extra_stats(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"responder": self.responder.counters}

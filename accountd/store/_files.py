@@ -7,15 +7,16 @@ directories 0700 whatever the umask. Everything here is blocking; callers run it
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import cast
 
-from accountd.store._index import check_account
 from accountd.types import AccountKey
 
 __all__ = ["DIR_MODE", "FILE_MODE", "JwtFiles", "fsync_dir", "make_dirs", "syncfs", "write_file"]
@@ -27,6 +28,7 @@ DIR_MODE = 0o700
 JWT_SUFFIX = ".jwt"
 DELETED_SUFFIX = ".jwt.deleted"
 TEMP_SUFFIX = ".tmp"
+_ACCOUNT_FILE = re.compile(r"A[A-Z2-7]{55}\.jwt")
 
 
 def fsync_dir(path: Path) -> None:
@@ -116,29 +118,64 @@ class JwtFiles:
             return self.root / account[-2:] / f"{account}{JWT_SUFFIX}"
         return self.root / f"{account}{JWT_SUFFIX}"
 
-    def scan(self) -> dict[AccountKey, str]:
-        """Content (stripped) of every ``<PUB>.jwt`` in either layout; removes our stale temp files.
+    def entries(self) -> Iterator[tuple[AccountKey, Path, os.stat_result]]:
+        """Every ``<PUB>.jwt`` in either layout with its ``stat``, streamed (a million files are
+        never listed in memory); removes our stale temp files.
 
-        When an account has a file in both layouts, the configured layout's file is used and the
-        other one is removed on the account's next change.
+        When an account has a file in the other layout as well as in the configured one, only the
+        configured one is yielded and the other is removed on the account's next write; a file in
+        the other layout alone is yielded and moved on its next write.
         """
-        self.elsewhere.clear()
-        flat = {AccountKey(p.name[: -len(JWT_SUFFIX)]): p for p in self._entries(self.root, dirs=False)}
-        sharded: dict[AccountKey, Path] = {}
-        for shard_dir in self._entries(self.root, dirs=True):
-            for path in self._entries(shard_dir, dirs=False):
-                if path.name[-len(JWT_SUFFIX) - 2 : -len(JWT_SUFFIX)] == shard_dir.name:
-                    sharded[AccountKey(path.name[: -len(JWT_SUFFIX)])] = path
-        preferred, other = (sharded, flat) if self.shard else (flat, sharded)
-        found: dict[AccountKey, str] = {}
-        for account in preferred.keys() | other.keys():
-            path = preferred.get(account) or other[account]
-            if account in other:
-                self.elsewhere[account] = other[account]
-            content = self._read(path)
-            if content is not None:
-                found[account] = content
-        return found
+        for directory, sharded in self._directories():
+            for entry in self._scandir(directory):
+                account = AccountKey(entry.name[: -len(JWT_SUFFIX)])
+                if sharded and entry.name[-len(JWT_SUFFIX) - 2 : -len(JWT_SUFFIX)] != directory.name:
+                    continue
+                path = Path(entry.path)
+                if sharded != self.shard:
+                    if self.path(account).exists():
+                        self.elsewhere[account] = path
+                        continue
+                    self.elsewhere[account] = path
+                try:
+                    yield account, path, entry.stat(follow_symlinks=True)
+                except FileNotFoundError:
+                    continue
+
+    def directories(self) -> list[Path]:
+        """The root and its shard directories."""
+        return [directory for directory, _ in self._directories()]
+
+    def _directories(self) -> Iterator[tuple[Path, bool]]:
+        yield self.root, False
+        with os.scandir(self.root) as it:
+            shards = sorted(e.path for e in it if len(e.name) == 2 and e.is_dir(follow_symlinks=False))
+        for shard in shards:
+            self._dirs.add(Path(shard))
+            yield Path(shard), True
+
+    def locate(self, account: AccountKey) -> Path | None:
+        """The file holding ``account``'s JWT: the configured layout's, else the other one's."""
+        path = self.path(account)
+        if path.is_file():
+            return path
+        other = self._other(account)
+        if other.is_file():
+            self.elsewhere[account] = other  # moved on the account's next write
+            return other
+        return None
+
+    def _other(self, account: AccountKey) -> Path:
+        if self.shard:
+            return self.root / f"{account}{JWT_SUFFIX}"
+        return self.root / account[-2:] / f"{account}{JWT_SUFFIX}"
+
+    def read(self, path: Path) -> str | None:
+        """The stripped content of ``path``; ``None`` if it is gone, empty or not UTF-8 text."""
+        try:
+            return self._read(path)
+        except FileNotFoundError:
+            return None
 
     def write(self, account: AccountKey, jwt: str) -> None:
         """Write the live JWT (no fsync, of the file or of a new shard directory: the store's log is
@@ -167,25 +204,21 @@ class JwtFiles:
                 except FileNotFoundError:
                     pass
 
-    def _entries(self, directory: Path, *, dirs: bool) -> list[Path]:
-        """Shard directories (``dirs``) or account files of ``directory``; unrelated names are skipped."""
-        out: list[Path] = []
-        with os.scandir(directory) as it:
+    @staticmethod
+    def _scandir(directory: Path) -> Iterator[os.DirEntry[str]]:
+        """The account files of ``directory``; unrelated names are skipped, stale temp files removed."""
+        try:
+            it = os.scandir(directory)
+        except FileNotFoundError:
+            return
+        with it:
             for entry in it:
                 name = entry.name
-                if dirs:
-                    if len(name) == 2 and entry.is_dir(follow_symlinks=False):
-                        self._dirs.add(Path(entry.path))
-                        out.append(Path(entry.path))
-                elif name.endswith(JWT_SUFFIX + TEMP_SUFFIX):
-                    os.unlink(entry.path)
-                elif name.endswith(JWT_SUFFIX) and entry.is_file():
-                    try:
-                        check_account(name[: -len(JWT_SUFFIX)])
-                    except ValueError:
-                        continue
-                    out.append(Path(entry.path))
-        return out
+                if name.endswith(JWT_SUFFIX + TEMP_SUFFIX):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+                elif name.endswith(JWT_SUFFIX) and _ACCOUNT_FILE.fullmatch(name):
+                    yield entry
 
     def _read(self, path: Path) -> str | None:
         try:

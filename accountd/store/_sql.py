@@ -36,7 +36,7 @@ from accountd.store._index import EMPTY_META
 from accountd.store.base import Record, StoreError
 from accountd.types import JWT, AccountKey
 
-__all__ = ["Batch", "Database", "connect"]
+__all__ = ["Batch", "Database", "Gone", "connect"]
 
 FORMAT = 1
 READ_CACHE_KIB = 8192
@@ -94,6 +94,10 @@ def _meta_text(meta: Mapping[str, int | str]) -> str | None:
     return json.dumps(dict(meta), separators=(",", ":"), sort_keys=True) if meta else None
 
 
+class Gone(StoreError):
+    """The database file was removed or replaced while open: nothing can be written any more."""
+
+
 @dataclass(slots=True)
 class Batch:
     """One group commit: changes (with whether each is pending and dirty), marks to clear."""
@@ -115,6 +119,18 @@ class Database:
         self.counters: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
         self.state: dict[str, Any] = {}
         """Every ``state`` row, as read at open and kept current by :meth:`commit`."""
+        self._identity: tuple[int, int] | None = None
+
+    def _stat(self) -> tuple[int, int]:
+        status = os.stat(self.path)
+        return status.st_dev, status.st_ino
+
+    def is_ours(self) -> bool:
+        """Whether the path still names the file we opened (not removed or replaced underneath)."""
+        try:
+            return self._stat() == self._identity
+        except OSError:
+            return False
 
     # -- open / close --------------------------------------------------------------------------
 
@@ -135,6 +151,7 @@ class Database:
             for name in _COUNTERS:
                 self.counters[name] = int(rows.get(name) or 0)
             self.reader = connect(self.path, cache_kib=READ_CACHE_KIB)
+            self._identity = self._stat()
         except (sqlite3.Error, OSError) as exc:
             self.close()
             raise StoreError(f"cannot open {self.path}: {exc}{_hint(exc)}") from None
@@ -209,6 +226,8 @@ class Database:
         conn = self.writer
         if conn is None:
             raise StoreError(f"{self.path} is not open")
+        if not self.is_ours():
+            raise Gone(f"{self.path} was removed or replaced; restart accountd to open it again")
         counters = dict(self.counters)
         try:
             conn.execute("BEGIN IMMEDIATE")

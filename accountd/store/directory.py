@@ -1,5 +1,4 @@
-"""The directory store: JWT files that nats-server and nats-account-server can read, made durable
-by a write-ahead log with group commit.
+"""The directory store: ``.jwt`` files that nats-server and nats-account-server read, indexed by SQLite.
 
 On disk (``shard=True`` puts each JWT under a directory named by the key's last two characters)::
 
@@ -7,445 +6,256 @@ On disk (``shard=True`` puts each JWT under a directory named by the key's last 
     <dir>/<PUB>.jwt.deleted      a deleted account's last JWT, renamed as nats-server does
     <dir>/.accountd/             0700: everything accountd-specific, so the .jwt files stay plain
         lock                     flock'd while a store has the directory open
-        log                      write-ahead log: revisions, meta, tombstones, published marks
-        state.json               snapshot of the same, written at checkpoints
+        index.db (-wal, -shm)    the SQLite index (:mod:`accountd.store.sqlite`): every record, its
+                                 revision, meta and pending mark — the truth; the files mirror it
 
-A write is staged at once (revision assigned, compare-and-set checked against committed and staged
-changes). Two tasks then do the I/O, each through a worker thread (one call at a time each), so
-that the two overlap:
+Reads and writes are those of :class:`~accountd.store.sqlite.SQLiteStore`: a write is durable once
+its batch is committed to the index, and is answered then. **The file writer** (:mod:`._mirror`)
+then writes the ``.jwt`` file of every changed account (temp → rename), many changes of one account
+in between costing one write, and makes them durable with one ``syncfs`` per pass; only then is
+the row's ``dirty`` flag cleared (with the next batch). Opening rewrites the files of rows still
+dirty: those a crash may have lost or torn.
 
-* **The writer** appends every change that arrived meanwhile to the log and fsyncs once: that is
-  the durability point, shared by the whole batch. The changes become visible to readers and the
-  puts and deletes return right then; the changed accounts are marked dirty.
-* **The file writer** writes the ``.jwt`` file (temp → rename, no fsync) of every dirty account,
-  pass after pass while any are dirty, a pass at most every :data:`FILE_PASS_SECONDS` under load.
-  An account changed many times in between is written once, with its latest record (a put then a
-  delete in between leave no file at all, as if the account had never been written). A file
-  written late costs nothing in a crash: the log has the change, and reopening rewrites every
-  file that lags it. When more than :data:`MAX_DIRTY` files are behind (a flood of new accounts,
-  each needing a file of its own), the writer waits for the file writer before its next batch.
-
-A checkpoint (``syncfs``, snapshot, empty log) needs every file written: when the log is full the
-writer waits for the file writer to write everything dirty, and no batch is committed meanwhile.
-:meth:`~DirectoryStore.flush` waits the same way, so do :meth:`~DirectoryStore.close` and the final
-checkpoint. A file that cannot be written does not fail the write that changed it (that write is
-durable): it stays dirty, is retried with a back-off (at once by :meth:`~DirectoryStore.check`),
-makes :meth:`~DirectoryStore.check` raise until it is written and is counted in ``file_errors``
-and ``failed_files`` of :meth:`~DirectoryStore.stats`; no checkpoint is taken meanwhile.
-
-:meth:`~DirectoryStore.mark_published` clears the pending mark in memory and never causes a batch of
-its own: the mark is logged with the next batch of changes, by ``flush`` or by the next checkpoint
-(including the one of ``close``). Losing it in a crash only means publishing that change once more.
-
-Readers see committed changes only and never touch the disk.
+Start-up reads no account. **The scan** (:mod:`._scan`), in the background, looks for files other
+tools changed while accountd was stopped: a file whose status changed after the last ``syncfs``
+is read and, if it differs from the index, wins as a new revision that is not pending; a live
+account whose file was removed (only looked for when a directory changed) is forgotten. The first
+open of a directory without an index (one written by the Go nats-account-server or nats-server's
+full resolver) indexes every file that way; until that first scan is over, an account not yet in
+the index is read from its file when asked for.
 """
 
 from __future__ import annotations
 
 import asyncio
-import builtins
-import contextlib
 import logging
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from accountd.store._disk import Disk
-from accountd.store._index import Index, IndexedReads, check_account, clean_jwt, clean_meta
+from accountd.store._files import JWT_SUFFIX, JwtFiles, make_dirs
+from accountd.store._index import EMPTY_META
+from accountd.store._mirror import Mirror
+from accountd.store._scan import Scan
+from accountd.store._sql import Batch
 from accountd.store.base import Record, StoreError
+from accountd.store.sqlite import SQLiteStore
 from accountd.types import JWT, AccountKey
 
-__all__ = ["DEFAULT_CHECKPOINT_BYTES", "DirectoryStore"]
+__all__ = ["DirectoryStore"]
 
 log = logging.getLogger("accountd.store")
 
-DEFAULT_CHECKPOINT_BYTES = 8 << 20
-"""Checkpoint once the log holds this much (or as much as the snapshot, if that is larger)."""
-
-FILE_PASS_SECONDS = 0.5
-"""Under load, a pass of the file writer starts at most this often, so that the changes of one
-account in between cost one file write; an isolated change is written at once. Not once the log is
-3/4 full: the checkpoint then due waits for every dirty file, so there should be few."""
-
-MAX_DIRTY = 512
-"""Backpressure: while more files than this are not written yet (a flood of new accounts: each
-needs its own file), the writer waits for the file writer before it logs the next batch. Bounds
-the wait of the next checkpoint (for every dirty file), and memory."""
-
-FILE_CHUNK = 64
-"""Files written per call in the file writer's thread: the progress a waiting writer sees."""
-
-RETRY_SECONDS = (0.05, 2.0)
-"""The file writer waits this long (doubling from the first to the second) before it retries files
-it could not write, unless asked sooner."""
+SIDECAR = ".accountd"
+PEEK = 1000
+"""Entries looked at before a directory without an index is refused as not holding JWTs."""
 
 
-@dataclass(slots=True)
-class _Op:
-    """One item for the writer: a change, or a barrier (``record`` is ``None``) from :meth:`flush`."""
-
-    record: Record | None = None
-    future: asyncio.Future[None] | None = field(default=None)
-
-
-def _settle(future: asyncio.Future[None] | None, error: StoreError | None = None) -> None:
-    if future is None or future.done():  # done: the caller was cancelled; the change stands
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
-
-
-class DirectoryStore(IndexedReads):
-    """Account JWTs as files under ``path``; see the module docstring for the format."""
+class DirectoryStore(SQLiteStore):
+    """Account JWTs as files under ``path``, indexed in ``path/.accountd/index.db``."""
 
     name = "directory"
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        shard: bool = False,
-        checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES,
-    ) -> None:
-        self.path = Path(path).absolute()
+    def __init__(self, path: str | os.PathLike[str], *, shard: bool = False, scan: bool = True) -> None:
+        self.root = Path(path).absolute()
         self.shard = shard
-        self.checkpoint_bytes = checkpoint_bytes
-        self._disk = Disk(self.path, shard=shard, checkpoint_bytes=checkpoint_bytes)
-        self._index = Index()
-        self._staged: dict[AccountKey, Record] = {}
-        self._queue: list[_Op] = []
-        self._wake = asyncio.Event()
-        self._writer: asyncio.Task[None] | None = None
-        self._marks: dict[AccountKey, int] = {}
-        """Published marks cleared in the index but not logged yet."""
-        self._files: asyncio.Task[None] | None = None
-        self._files_wake = asyncio.Event()
-        """Set when accounts became dirty, a pass was asked for, or the file writer must stop."""
-        self._files_asked = asyncio.Event()
-        """Set when a pass was asked for or the file writer must stop (ends a back-off)."""
-        self._files_waiters: list[asyncio.Future[None]] = []
-        """Settled when the next pass of the file writer is over."""
-        self._files_progress = asyncio.Event()
-        """Set each time the file writer wrote a chunk (wakes a writer held by backpressure)."""
-        self._files_stop = False
-        self._state = "new"
-        self._counts = {"writes": 0, "max_batch": 0, "file_passes": 0, "backpressure_waits": 0}
+        self.scan_on_open = scan
+        self.files = JwtFiles(self.root, shard=shard)
+        super().__init__(self.root)
+        self.mirror = Mirror(self)
+        self.scan = Scan(self)
+        self._synced: list[tuple[AccountKey, int]] = []
+        """Files made durable whose rows are still dirty: cleared with the next batch."""
+        self._forgotten: list[AccountKey] = []
+        self._state_changes: dict[str, Any] = {}
+        self._counts.update(external=0, forgotten=0)
 
     def __repr__(self) -> str:
         return f"DirectoryStore({str(self.path)!r}, shard={self.shard})"
 
-    # -- lifecycle -----------------------------------------------------------------------------
+    # -- the SQLite store's hooks ----------------------------------------------------------------
+
+    def _database_path(self) -> Path:
+        return self.root / SIDECAR / "index.db"
+
+    def _lock_path(self) -> Path:
+        return self.root / SIDECAR / "lock"
+
+    def _prepare(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"directory store {self.root}: not a directory")
+        fresh = not self._database_path().exists()
+        if fresh and self.root.is_dir():
+            self._check_holds_jwts()
+        make_dirs(self.root)
+        make_dirs(self.root / SIDECAR)
+        for old in ("log", "state.json"):  # the format before the index: its files are the truth
+            path = self.root / SIDECAR / old
+            if path.exists() and fresh:
+                log.warning("%s: indexing the .jwt files again (the old %s is kept as %s.old)", self.root, old, old)
+                os.replace(path, path.with_name(old + ".old"))
+
+    def _check_holds_jwts(self) -> None:
+        """Refuse a directory of other files (a wrong ``--store``): never scatter files into it."""
+        others = 0
+        with os.scandir(self.root) as it:
+            for n, entry in enumerate(it):
+                if n >= PEEK:
+                    break
+                name = entry.name
+                if name.startswith(".") or name.endswith((JWT_SUFFIX, ".jwt.deleted", ".jwt.tmp")) or len(name) == 2:
+                    return
+                others += 1
+        if others:
+            raise StoreError(f"directory store {self.root}: it holds {others if others < PEEK else 'many'} "
+                             "files and none of them is a <PUB>.jwt; point --store at an empty directory "
+                             "or at a directory of account JWTs")
+
+    def _open_blocking(self) -> None:
+        super()._open_blocking()
+        try:
+            self.mirror.recover()
+        except BaseException:
+            self._close_blocking()
+            raise
 
     async def open(self) -> None:
-        if self._state not in ("new", "closed"):
-            raise StoreError(f"directory store {self.path} is already {self._state}")
-        state, self._state = self._state, "opening"
-        self._disk = Disk(self.path, shard=self.shard, checkpoint_bytes=self.checkpoint_bytes)
-        try:
-            self._index = await asyncio.to_thread(self._disk.open)
-        except BaseException:
-            self._state = state
-            raise
-        self._staged.clear()
-        self._queue.clear()
-        self._marks.clear()
-        self._wake = asyncio.Event()
-        self._files_wake, self._files_asked = asyncio.Event(), asyncio.Event()
-        self._files_progress = asyncio.Event()
-        self._files_waiters = []
-        self._files_stop = False
-        self._state = "open"
-        self._writer = asyncio.create_task(self._run(), name=f"accountd-store-writer:{self.path}")
-        self._files = asyncio.create_task(self._write_files(), name=f"accountd-store-files:{self.path}")
+        self._synced, self._forgotten, self._state_changes = [], [], {}
+        await super().open()
+        self.mirror.start()
+        if self.scan_on_open or not self.indexed:
+            self.scan.start()
 
-    async def close(self) -> None:
-        if self._state != "open":
-            return
-        self._state = "closing"
-        self._wake.set()
-        try:
-            if self._writer is not None:
-                await self._writer
-        finally:
-            self._writer = None
-            self._files_stop = True
-            self._files_wake.set()
-            self._files_asked.set()
+    async def _closing(self) -> None:
+        await self.scan.stop()
+        await self.mirror.stop()
+        # The last batch: the marks of the files the mirror made durable, and when they were.
+        batch = Batch([], list(self._marks.items()), self._synced, [], {"synced_ns": self.mirror.synced_ns})
+        if self._broken is None:
             try:
-                if self._files is not None:
-                    await self._files
-            finally:
-                self._files = None
-                self._state = "closed"
-                index, marks, self._marks = self._index, self._marks, {}
-                await asyncio.to_thread(
-                    self._disk.close,
-                    list(index.records.values()),
-                    set(index.pending),
-                    index.revision,
-                    list(marks.items()),
-                )
+                await self._in_thread(self._db.commit, batch)
+            except StoreError as exc:  # only costs rewriting those files on the next open
+                log.warning("%s", exc)
+        self._synced, self._marks = [], {}
 
     async def flush(self) -> None:
-        """Return once everything submitted before is on disk: logged, published marks too, its
-        files written (or failed: see :meth:`check`) and a checkpoint taken if one is due."""
-        self._writable()
-        await self._submit(_Op())
+        """Return once everything submitted before is committed and its file written and durable
+        (or failed: see :meth:`check`), the marks of both committed too."""
+        await super().flush()
+        await self.mirror.drain()
+        await super().flush()
 
     async def check(self) -> None:
         """Raise :class:`StoreError` if the store cannot be written, or if ``.jwt`` files of committed
         changes could not be written (those are retried first)."""
-        self._ready()
-        if self._disk.failed and self._disk.broken is None:
-            await self._files_pass()
-        await asyncio.to_thread(self._disk.probe)
+        await super().check()
+        await self.mirror.check()
 
-    # -- reads: committed state, from memory ---------------------------------------------------
+    def _extras(self, batch: Batch) -> None:
+        batch.synced, self._synced = self._synced, []
+        batch.forgotten, self._forgotten = self._forgotten, []
+        batch.state, self._state_changes = self._state_changes, {}
+        matches = self.mirror.file_matches
+        batch.changes = [(record, pending, not matches(record)) for record, pending, _ in batch.changes]
 
-    # -- writes --------------------------------------------------------------------------------
+    def _has_extras(self) -> bool:
+        return bool(self._synced or self._forgotten or self._state_changes)
 
-    async def put(
-        self,
-        account: AccountKey,
-        jwt: JWT,
-        *,
-        meta: Mapping[str, int | str] | None = None,
-        expect: int | None = None,
-    ) -> Record:
-        account, jwt, clean = check_account(account), clean_jwt(jwt), clean_meta(meta)
-        self._writable()
-        record = self._index.next_put(self._current(account), account, jwt, clean, expect)
-        return await self._change(record)
+    def _uncommitted(self, batch: Batch) -> None:
+        self._synced = batch.synced + self._synced
+        self._forgotten = batch.forgotten + self._forgotten
+        self._state_changes = {**batch.state, **self._state_changes}
 
-    async def delete(
-        self,
-        account: AccountKey,
-        token: JWT,
-        *,
-        meta: Mapping[str, int | str] | None = None,
-        expect: int | None = None,
-    ) -> Record:
-        account, token, clean = check_account(account), clean_jwt(token), clean_meta(meta)
-        self._writable()
-        record = self._index.next_delete(self._current(account), account, token, clean, expect)
-        return await self._change(record)
+    def _committed(self, batch: Batch) -> None:
+        self.mirror.changed([record for record, _, _ in batch.changes])
 
-    async def mark_published(self, account: AccountKey, revision: int) -> None:
-        account = check_account(account)
-        self._ready()
-        # Cleared in memory at once; logged with the next batch or checkpoint, never on its own.
-        # Losing the mark in a crash only means publishing that change once more.
-        if self._index.mark_published(account, revision) and self._disk.broken is None:
-            self._marks[account] = revision
+    async def _before_batch(self) -> None:
+        await self.mirror.backpressure()
 
-    def stats(self) -> dict[str, int | str]:
-        disk = self._disk
-        return {
-            "name": self.name,
-            "path": str(self.path),
-            "layout": "sharded" if self.shard else "flat",
-            **self._index.counts(),
-            **self._counts,
-            **disk.counters,
-            "log_bytes": disk.log.size,
-            "snapshot_bytes": disk.snapshot_size,
-            "unwritten_files": len(disk.dirty),
-            "failed_files": len(disk.failed),
-            "unlogged_marks": len(self._marks),
-            "queued": len(self._queue),
-        }
+    # -- what the mirror and the scan hand back --------------------------------------------------
 
-    # -- the writer ----------------------------------------------------------------------------
+    def synced(self, marks: list[tuple[AccountKey, int]]) -> None:
+        """Files of these records are durable: clear their rows' dirty flags with the next batch."""
+        if marks and self._state in ("open", "closing"):  # closing: the last batch takes them
+            self._synced += marks
+            self._wake.set()
 
-    def _ready(self) -> None:
-        if self._state != "open":
-            raise StoreError(f"directory store {self.path} is not open")
+    @property
+    def indexed(self) -> bool:
+        """Whether a scan of every file has completed once (else the index may miss accounts)."""
+        return bool(self._db.state.get("indexed"))
 
-    def _writable(self) -> None:
-        self._ready()
-        if self._disk.broken is not None:
-            raise StoreError(self._disk.broken)
+    def scanned(self, *, complete: bool) -> None:
+        if complete and not self.indexed:
+            self._state_changes["indexed"] = 1
+            self._wake.set()
 
-    def _current(self, account: AccountKey) -> Record | None:
-        staged = self._staged.get(account)
-        return staged if staged is not None else self._index.records.get(account)
-
-    async def _change(self, record: Record) -> Record:
-        self._staged[record.account] = record
-        await self._submit(_Op(record=record))
+    async def adopt(self, account: AccountKey, content: str) -> Record | None:
+        """A file another tool wrote: unless the index (or a staged change) holds the same, it wins
+        as a new revision that is not pending. Returns the record now current."""
+        record, future = self._adopt(account, content)
+        if future is not None:
+            await future
         return record
 
-    async def _submit(self, op: _Op) -> None:
-        op.future = asyncio.get_running_loop().create_future()
-        self._queue.append(op)
-        self._wake.set()
-        await op.future
+    def _adopt(self, account: AccountKey, content: str) -> tuple[Record | None, asyncio.Future[None] | None]:
+        current = self._current_indexed(account)
+        if current is not None and not current.deleted and current.jwt == content:
+            return current, None
+        if account in self.mirror.dirty or self._state != "open":
+            return current, None  # our own change is on its way to that file
+        self._counts["external"] += 1
+        record = Record(account, JWT(content), self._next_revision(), False, EMPTY_META)
+        self.mirror.external.add((account, record.revision))
+        return record, self._stage(record, pending=False)
 
-    async def _run(self) -> None:
-        while True:
-            if not self._queue:
-                if self._state != "open":
-                    return
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            batch, self._queue = self._queue, []
-            if not await self._commit(batch):
-                continue
-            barriers = [op for op in batch if op.record is None]
-            disk = self._disk
-            if barriers or (disk.log_full() and not disk.failed and disk.broken is None):
-                await self._drain()
-                if disk.wants_checkpoint():
-                    await self._checkpoint()
-            for op in barriers:
-                _settle(op.future)
-            await self._backpressure()
+    async def forget(self, accounts: list[AccountKey]) -> None:
+        """Live accounts whose file another tool removed while we were stopped."""
+        gone = [a for a in accounts if a not in self._staged and a not in self.mirror.dirty]
+        if gone and self._state == "open":
+            log.warning("%s: the JWT files of %d accounts were removed; forgetting them (e.g. %s)",
+                        self.root, len(gone), gone[0])
+            self._counts["forgotten"] += len(gone)
+            self._forgotten += gone
+            await self.flush_writer()
 
-    async def _commit(self, batch: builtins.list[_Op]) -> bool:
-        """Log ``batch`` and the unlogged marks; settle the changes. False if it failed."""
-        changes = [op.record for op in batch if op.record is not None]
-        marks, self._marks = self._marks, {}
-        try:
-            await asyncio.to_thread(self._disk.commit, changes, list(marks.items()))
-        except Exception as exc:
-            if isinstance(exc, StoreError):
-                error = exc
-            else:  # not an I/O error we know: the state on disk is unknown
-                error = StoreError(f"directory store {self.path}: unexpected error: {exc!r}")
-                self._disk.broken = str(error)
-                log.exception("directory store %s: writer failed", self.path)
-            self._marks = {**marks, **self._marks}
-            # Whatever was staged since may build on this batch: fail it too.
-            rest, self._queue = self._queue, []
-            self._staged.clear()
-            for op in batch + rest:
-                _settle(op.future, error)
-            return False
-        for record in changes:
-            self._index.apply(record, pending=True)
-            if self._staged.get(record.account) is record:
-                del self._staged[record.account]
-        if changes:
-            self._counts["writes"] += len(changes)
-            self._counts["max_batch"] = max(self._counts["max_batch"], len(changes))
-            self._files_wake.set()
-        for op in batch:
-            if op.record is not None:
-                _settle(op.future)
-        return True
+    async def flush_writer(self) -> None:
+        await SQLiteStore.flush(self)
 
-    async def _checkpoint(self) -> None:
-        index = self._index
-        records, pending = list(index.records.values()), set(index.pending)
-        marks, self._marks = self._marks, {}  # ``pending`` has them
-        try:
-            await asyncio.to_thread(self._disk.checkpoint, records, pending, index.revision)
-        except StoreError as exc:  # the log stays authoritative; retried once it grew further
-            self._marks = {**marks, **self._marks}
-            log.warning("%s", exc)
+    # -- lookups of accounts not indexed yet -----------------------------------------------------
 
-    # -- the file writer -----------------------------------------------------------------------
+    def _missing(self, account: AccountKey) -> Record | None:
+        """Until the first scan is over, an account not in the index may be in its file: read it
+        (one small file, on the loop: puts must take their revisions in call order) and adopt it."""
+        if self.indexed or self._state != "open":
+            return None
+        path = self.files.locate(account)
+        content = self.files.read(path) if path is not None else None
+        if content is None:
+            return None
+        record, future = self._adopt(account, content)
+        if future is not None:
+            future.add_done_callback(_consume)
+        return record
 
-    async def _backpressure(self) -> None:
-        """Wait while the file writer is too far behind (unless it is failing: then nothing helps)."""
-        disk = self._disk
-        if self._behind():
-            self._counts["backpressure_waits"] += 1
-        while self._behind() and not disk.failed and disk.broken is None:
-            self._files_progress.clear()
-            self._files_wake.set()
-            self._files_asked.set()  # ends a pause
-            await self._files_progress.wait()
+    def _current_indexed(self, account: AccountKey) -> Record | None:
+        staged = self._staged.get(account)
+        if staged is not None:
+            return staged
+        found = self._db.row(account)
+        return found[0] if found is not None else None
 
-    def _behind(self) -> bool:
-        return len(self._disk.dirty) > MAX_DIRTY
-
-    def _files_urgent(self) -> bool:
-        """No pacing: a checkpoint is near (it waits for every file), or the writer is held back."""
-        return self._behind() or self._disk.log_full(0.75)
-
-    async def _drain(self) -> None:
-        """Wait until every dirty file is written, or a pass failed to write some. Only the writer
-        calls this, so nothing becomes dirty meanwhile."""
-        disk = self._disk
-        while disk.dirty and disk.broken is None:
-            await self._files_pass()
-            if disk.failed:
-                return
-
-    async def _files_pass(self) -> None:
-        """Wait for a whole pass of the file writer that starts after this call."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._files_waiters.append(future)
-        self._files_wake.set()
-        self._files_asked.set()
-        await future
-
-    async def _write_files(self) -> None:
-        disk, loop = self._disk, asyncio.get_running_loop()
-        delay = RETRY_SECONDS[0]
-        not_before = 0.0
-        """No pass starts earlier unless one is asked for or urgent: paces passes under load, backs
-        off after a failure."""
-        while True:
-            if self._files_stop:
-                waiters, self._files_waiters = self._files_waiters, []
-                for future in waiters:
-                    _settle(future)
-                return
-            if not self._files_waiters and not (disk.dirty and disk.broken is None):
-                self._files_wake.clear()
-                await self._files_wake.wait()
-                continue
-            pause = not_before - loop.time()
-            if pause > 0 and not self._files_waiters and (disk.failed or not self._files_urgent()):
-                self._files_asked.clear()
-                await _wait(self._files_asked, pause)
-                continue
-            waiters, self._files_waiters = self._files_waiters, []
-            self._files_asked.clear()
-            started = loop.time()
-            failed = await self._files_once()
-            for future in waiters:
-                _settle(future)
-            if failed:
-                not_before = loop.time() + delay
-                delay = min(delay * 2, RETRY_SECONDS[1])
-            else:
-                not_before = started + FILE_PASS_SECONDS
-                delay = RETRY_SECONDS[0]
-
-    async def _files_once(self) -> bool:
-        """One pass: write every file dirty now, a chunk per thread call; True if any failed."""
-        disk = self._disk
-        self._counts["file_passes"] += 1
-        with disk.lock:
-            work = list(disk.dirty.items())
-        failed = False
-        for start in range(0, len(work), FILE_CHUNK):
-            try:
-                failed |= bool(await asyncio.to_thread(disk.materialise, work[start : start + FILE_CHUNK]))
-            except Exception as exc:  # a bug, not an I/O error: keep the files dirty and retry
-                disk.error = f"writing JWT files failed: {exc!r}"
-                log.exception("directory store %s: file writer failed", self.path)
-                with disk.lock:
-                    for account in disk.dirty:
-                        disk.failed.setdefault(account, disk.error)
-                return True
-            finally:
-                self._files_progress.set()
-            if self._files_stop or disk.broken is not None:
-                break  # close writes what is left
-        return failed
+    def stats(self) -> dict[str, int | str]:
+        return {
+            **super().stats(),
+            "layout": "sharded" if self.shard else "flat",
+            "indexed": int(self.indexed),
+            **self.mirror.stats(),
+            **self.scan.stats(),
+        }
 
 
-async def _wait(event: asyncio.Event, seconds: float) -> None:
-    """Wait until ``event`` is set, at most ``seconds`` (``asyncio.timeout``, not ``wait_for``, which
-    on Python 3.11 can swallow a cancellation that arrives as the event is set)."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            await event.wait()
+def _consume(future: asyncio.Future[None]) -> None:
+    """An adoption nobody awaits: its failure fails the writes built on it, and is logged there."""
+    if not future.cancelled():
+        future.exception()

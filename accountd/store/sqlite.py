@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from accountd.store._files import FILE_MODE, make_dirs
 from accountd.store._index import check_account, check_expect, clean_jwt, clean_meta
-from accountd.store._sql import Batch, Database
+from accountd.store._sql import Batch, Database, Gone
 from accountd.store.base import NotFound, Record, StoreError
 from accountd.types import JWT, AccountKey
 
@@ -113,6 +113,9 @@ class SQLiteStore:
     def _has_extras(self) -> bool:
         return False
 
+    async def _before_batch(self) -> None:
+        """Wait, if need be, before the writer takes its next batch (a subclass's backpressure)."""
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def open(self) -> None:
@@ -184,8 +187,8 @@ class SQLiteStore:
     def _probe(self) -> None:
         try:
             self._db.row(AccountKey("A" + "A" * 55), self._db.writer)
-            if not self._database_path().exists():
-                raise StoreError(f"{self._database_path()} was removed; restart accountd")
+            if not self._db.is_ours():
+                raise StoreError(f"{self._database_path()} was removed or replaced; restart accountd")
         except StoreError:
             raise
         except OSError as exc:
@@ -204,11 +207,12 @@ class SQLiteStore:
         self._ready()
         found = self._db.row(account)
         if found is None:
-            return await self._missing(account)
+            return self._missing(account)
         return found[0]
 
-    async def _missing(self, account: AccountKey) -> Record | None:
-        """The record of an account the database does not hold (a subclass may find one elsewhere)."""
+    def _missing(self, account: AccountKey) -> Record | None:
+        """The record of an account the database does not hold (a subclass may find one elsewhere).
+        Never awaits: puts take their revisions in call order."""
         return None
 
     async def list(self, *, after: AccountKey | None = None, limit: int | None = None) -> builtins.list[AccountKey]:
@@ -239,7 +243,7 @@ class SQLiteStore:
     ) -> Record:
         account, jwt, clean = check_account(account), clean_jwt(jwt), clean_meta(meta)
         self._writable()
-        current = await self._current(account)
+        current = self._current(account)
         check_expect(account, current, expect)
         return await self._change(Record(account, jwt, self._next_revision(), False, clean), pending=publish)
 
@@ -253,7 +257,7 @@ class SQLiteStore:
     ) -> Record:
         account, token, clean = check_account(account), clean_jwt(token), clean_meta(meta)
         self._writable()
-        current = await self._current(account)
+        current = self._current(account)
         if current is None or current.deleted:
             raise NotFound(account)
         check_expect(account, current, expect)
@@ -295,17 +299,25 @@ class SQLiteStore:
         self._revision += 1
         return self._revision
 
-    async def _current(self, account: AccountKey) -> Record | None:
+    def _current(self, account: AccountKey) -> Record | None:
         staged = self._staged.get(account)
         if staged is not None:
             return staged
         found = self._db.row(account)
-        return found[0] if found is not None else await self._missing(account)
+        return found[0] if found is not None else self._missing(account)
 
     async def _change(self, record: Record, *, pending: bool) -> Record:
-        self._staged[record.account] = record
-        await self._submit(_Op(record, pending))
+        await self._stage(record, pending=pending)
         return record
+
+    def _stage(self, record: Record, *, pending: bool) -> asyncio.Future[None]:
+        """Make ``record`` the current one for writers and queue it; settled once committed."""
+        self._staged[record.account] = record
+        op = _Op(record, pending, asyncio.get_running_loop().create_future())
+        self._queue.append(op)
+        self._wake.set()
+        assert op.future is not None
+        return op.future
 
     async def _submit(self, op: _Op) -> None:
         op.future = asyncio.get_running_loop().create_future()
@@ -325,6 +337,7 @@ class SQLiteStore:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            await self._before_batch()
             ops, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             await self._commit(ops)
             if self._state != "open" and self._broken is not None:
@@ -342,18 +355,22 @@ class SQLiteStore:
             await self._in_thread(self._db.commit, batch)
         except Exception as exc:
             error = exc if isinstance(exc, StoreError) else StoreError(f"{self.path}: unexpected error: {exc!r}")
-            if not isinstance(exc, StoreError):
+            if isinstance(exc, Gone):
+                self._broken = str(exc)
+            elif not isinstance(exc, StoreError):
                 self._broken = str(error)
                 log.exception("%r: the writer failed", self)
             self._uncommitted(batch)
+            if not changes:  # marks alone (disk full?): nothing builds on them; do not spin
+                for op in ops:
+                    _settle(op.future, error)
+                await asyncio.sleep(1.0)
+                return
             # Whatever was staged since may build on this batch: fail it too.
             rest, self._queue = self._queue, []
             self._staged.clear()
-            self._revision = max(self._revision, self._db.counters["revision"])
             for op in ops + rest:
                 _settle(op.future, error)
-            if self._marks and not (ops or rest):
-                await asyncio.sleep(1.0)  # marks alone keep failing (disk full?): do not spin
             return
         for account, revision in marks.items():
             if self._marks.get(account) == revision:

@@ -131,11 +131,7 @@ class AccountsAPI:
             raise BadRequest("invalid account public key in after", "invalid_key")
         entries, following = await self.service.page(after, limit)
         return web.json_response({
-            "accounts": [
-                {"account": e.claims.sub, "name": e.claims.name, "iss": e.claims.iss, "iat": e.claims.iat,
-                 "exp": e.claims.exp, "jti": e.claims.jti}
-                for e in entries
-            ],
+            "accounts": [e.summary() for e in entries],
             "next": following,
         })
 
@@ -162,7 +158,7 @@ class AccountsAPI:
             return web.Response(text=entry.jwt, content_type="text/plain", headers=headers)
         if is_true(query.get("decode")):
             return web.json_response(decoded_view(entry.jwt), headers=headers)
-        if is_true(query.get("check")) and 0 < entry.claims.exp < self.service.clock():
+        if is_true(query.get("check")) and 0 < entry.exp < self.service.clock():
             raise AccountNotFound()
         inm = request.headers.get("If-None-Match")
         if inm is not None and etag_matches(inm, entry.etag):
@@ -198,4 +194,4 @@ class AccountsAPI:
                 raise BadRequest(f"max parameter {limit} too large, no more than {PACK_LIMIT} are allowed",
                                  "bad_parameter")
         entries = await self.service.pack(limit)
-        return web.Response(text="\n".join(f"{e.claims.sub}|{e.jwt}" for e in entries), content_type="text/plain")
+        return web.Response(text="\n".join(f"{e.account}|{e.jwt}" for e in entries), content_type="text/plain")

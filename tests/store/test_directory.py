@@ -1,4 +1,4 @@
-"""The directory store: the contract, the nats-server file layout, durability and crash recovery."""
+"""The directory store: the contract, the nats-server file layout, the index, durability and crash recovery."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -21,8 +22,7 @@ from contract import A, B, C, PersistentContract, Reopen, StoreContract, jwt, ke
 
 from accountd.store import DirectoryStore, Store, StoreError
 from accountd.store._files import JwtFiles
-from accountd.store._wal import encode_batch
-from accountd.store.base import Record
+from accountd.store._sql import Database
 from accountd.types import JWT, AccountKey
 
 OpenStore = Callable[..., Awaitable[DirectoryStore]]
@@ -43,19 +43,33 @@ def jwt_file(root: Path, account: str, *, shard: bool) -> Path:
 
 
 async def crash(store: Store, *, flush: bool = True) -> None:
-    """Drop ``store`` as a killed process would once its writes returned: no final checkpoint; the
-    files, the lock and the tasks are let go. ``flush`` first waits for its files and marks;
-    without it, the file writer must be idle (or failing), since its thread cannot be stopped."""
-    assert isinstance(store, DirectoryStore) and store._writer is not None and store._files is not None
+    """Drop ``store`` as a killed process would once its writes returned: the tasks stop, nothing
+    more is written, the database and the lock are let go. ``flush`` first waits for its files and
+    marks; without it, the file writer must be idle (or failing), since its thread cannot be stopped."""
+    assert isinstance(store, DirectoryStore) and store._writer is not None
     if flush:
         await store.flush()
-    for task in (store._writer, store._files):
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    store._disk.log.close()
-    store._disk._unlock()
+    await store.scan.stop()
+    tasks = [store._writer, store.mirror._task]
+    for task in tasks:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    store._writer = store.mirror._task = None
+    for executor in (store._executor, store.mirror._executor):
+        if executor is not None:  # a commit in flight lands, as it would have on the disk
+            executor.shutdown(wait=True)
+    store._executor = store.mirror._executor = None
     store._state = "closed"
+    store._close_blocking()
+
+
+async def opened_and_scanned(root: Path, *, shard: bool = False) -> DirectoryStore:
+    store = DirectoryStore(root, shard=shard)
+    await store.open()
+    await store.scan.wait()
+    return store
 
 
 @contextlib.contextmanager
@@ -101,24 +115,8 @@ class TestDirectoryStore(StoreContract, PersistentContract):
         return reopen
 
 
-class TestDirectoryStoreCheckpointingOften(PersistentContract):
-    """Reopening after a crash from a snapshot and the log written since."""
-
-    @pytest.fixture
-    async def store(self, open_store: OpenStore) -> Store:
-        return await open_store(checkpoint_bytes=1)
-
-    @pytest.fixture
-    def reopen(self, open_store: OpenStore) -> Reopen:
-        async def reopen(store: Store) -> Store:
-            await crash(store)
-            return await open_store(checkpoint_bytes=1)
-
-        return reopen
-
-
 class TestDirectoryStoreAfterCrash(PersistentContract):
-    """Reopening after a crash, from the log alone (no checkpoint was ever written)."""
+    """Reopening after a crash: the index has every acknowledged change."""
 
     @pytest.fixture
     async def store(self, open_store: OpenStore) -> Store:
@@ -197,8 +195,7 @@ async def test_a_nats_server_directory_is_indexed_and_served_as_is(root: Path, s
     (root / "README").write_text("not a JWT")
     (root / "not-a-key.jwt").write_text(jwt(4))
     before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
-    store = DirectoryStore(root, shard=shard)
-    await store.open()
+    store = await opened_and_scanned(root, shard=shard)
     try:
         assert await store.list() == [A, B]
         assert (await store.get(A)).jwt == jwt(1)
@@ -222,6 +219,7 @@ async def test_a_file_changed_while_closed_wins_as_a_new_revision_that_is_not_pe
     await store.close()
     jwt_file(root, A, shard=shard).write_text(f"{jwt('edited')}\n")
     store = await open_store()
+    await store.scan.wait()
     record = await store.get(A)
     assert (record.jwt, dict(record.meta)) == (jwt("edited"), {})
     assert record.revision > old.revision
@@ -237,6 +235,7 @@ async def test_a_file_added_for_a_deleted_account_while_closed_revives_it(
     await store.close()
     jwt_file(root, A, shard=shard).write_text(jwt(2))
     store = await open_store()
+    await store.scan.wait()
     record = await store.get(A)
     assert record.jwt == jwt(2) and record.revision > tombstone.revision
 
@@ -250,6 +249,7 @@ async def test_a_file_removed_while_closed_forgets_the_account(
     await store.close()
     jwt_file(root, A, shard=shard).unlink()
     store = await open_store()
+    await store.scan.wait()
     assert await store.lookup(A) is None
     assert await store.list() == [B]
 
@@ -271,8 +271,7 @@ async def test_a_file_in_the_other_layout_is_served_and_moved_on_its_next_change
 async def test_stale_temp_files_are_removed_on_open(root: Path) -> None:
     root.mkdir()
     (root / f"{A}.jwt.tmp").write_text("half a J")
-    store = DirectoryStore(root)
-    await store.open()
+    store = await opened_and_scanned(root)
     await store.close()
     assert not (root / f"{A}.jwt.tmp").exists()
 
@@ -280,89 +279,12 @@ async def test_stale_temp_files_are_removed_on_open(root: Path) -> None:
 # -- durability and recovery ---------------------------------------------------------------------
 
 
-async def test_concurrent_puts_share_a_log_fsync(open_store: OpenStore) -> None:
+async def test_concurrent_puts_share_one_commit(open_store: OpenStore) -> None:
     store = await open_store()
     await asyncio.gather(*(store.put(key(n), jwt(n)) for n in range(100)))
     stats = store.stats()
     assert stats["writes"] == 100
     assert stats["batches"] <= 2
-
-
-async def test_a_checkpoint_empties_the_log_into_the_snapshot(open_store: OpenStore, root: Path) -> None:
-    store = await open_store(checkpoint_bytes=1)
-    await store.put(A, jwt(1))
-    await store.flush()
-    stats = store.stats()
-    assert stats["checkpoints"] == 1 and stats["log_bytes"] == 0
-    assert (root / ".accountd" / "state.json").stat().st_size == stats["snapshot_bytes"]
-
-
-async def test_a_stale_file_left_by_a_crash_is_rewritten_from_the_log(
-    open_store: OpenStore, root: Path, shard: bool
-) -> None:
-    store = await open_store()
-    await store.put(A, jwt(1))
-    latest = await store.put(A, jwt(2))
-    await crash(store)
-    jwt_file(root, A, shard=shard).write_text(jwt(1))  # as if the crash came before the file was replaced
-    store = await open_store()
-    assert await store.get(A) == latest
-    assert await store.pending() == [latest]
-    assert jwt_file(root, A, shard=shard).read_text() == jwt(2)
-
-
-async def test_a_missing_file_left_by_a_crash_is_rewritten_from_the_log(
-    open_store: OpenStore, root: Path, shard: bool
-) -> None:
-    store = await open_store()
-    record = await store.put(A, jwt(1))
-    await crash(store)
-    jwt_file(root, A, shard=shard).unlink()  # as if the crash came before the file was written
-    store = await open_store()
-    assert await store.get(A) == record
-    assert jwt_file(root, A, shard=shard).read_text() == jwt(1)
-
-
-async def test_a_torn_tail_in_the_log_is_cut_off_on_open(open_store: OpenStore, root: Path) -> None:
-    store = await open_store()
-    records = [await store.put(key(n), jwt(n)) for n in range(10)]
-    await crash(store)
-    with open(root / ".accountd" / "log", "ab") as log:
-        log.write(b'1234abcd {"op":"put","account":"A')
-    store = await open_store()
-    assert store.stats()["cut_bytes"] > 0
-    assert [await store.get(r.account) for r in records] == records
-    later = await store.put(A, jwt("later"))
-    await crash(store)
-    store = await open_store()
-    assert await store.get(A) == later
-
-
-async def test_a_batch_without_its_commit_line_is_not_replayed(open_store: OpenStore, root: Path) -> None:
-    store = await open_store()
-    kept = await store.put(A, jwt(1))
-    await crash(store)
-    unacknowledged = encode_batch(
-        [Record(A, jwt(2), kept.revision + 1), Record(B, jwt(3), kept.revision + 2)], []
-    )
-    with open(root / ".accountd" / "log", "ab") as log:
-        log.write(unacknowledged[: unacknowledged.rindex(b"\n", 0, -1) + 1])  # every line but the commit
-    store = await open_store()
-    assert await store.get(A) == kept
-    assert await store.lookup(B) is None
-
-
-async def test_garbage_before_an_intact_batch_refuses_to_open(open_store: OpenStore, root: Path) -> None:
-    store = await open_store()
-    await store.put(A, jwt(1))
-    await store.put(B, jwt(2))
-    await crash(store)
-    log = root / ".accountd" / "log"
-    data = bytearray(log.read_bytes())
-    data[20] ^= 0xFF  # damage the first batch; the second one is intact
-    log.write_bytes(bytes(data))
-    with pytest.raises(StoreError, match="damaged"):
-        await open_store()
 
 
 async def test_check_fails_after_the_directory_is_removed(open_store: OpenStore, root: Path) -> None:
@@ -384,22 +306,52 @@ async def test_a_second_store_cannot_open_the_same_directory(open_store: OpenSto
 
 async def test_opening_a_path_that_is_a_file_raises_store_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError, match="not a directory"):
         await DirectoryStore(tmp_path / "file").open()
 
 
-async def test_a_failed_log_write_raises_store_error_and_keeps_the_previous_record(
+async def test_a_directory_of_other_files_is_refused_and_left_alone(tmp_path: Path) -> None:
+    for n in range(5):
+        (tmp_path / f"notes-{n}.txt").write_text("not a JWT")
+    with pytest.raises(StoreError, match=r"none of them is a <PUB>\.jwt"):
+        await DirectoryStore(tmp_path).open()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"notes-{n}.txt" for n in range(5)]
+
+
+async def test_a_damaged_index_is_a_clear_store_error(open_store: OpenStore, root: Path) -> None:
+    store = await open_store()
+    await store.put(A, jwt(1))
+    await store.close()
+    for path in (root / ".accountd").glob("index.db*"):
+        path.unlink()
+    (root / ".accountd" / "index.db").write_bytes(b"garbage " * 1000)
+    with pytest.raises(StoreError, match="not a database"):
+        await DirectoryStore(root).open()
+
+
+async def test_the_index_of_the_old_format_is_rebuilt_from_the_files(root: Path) -> None:
+    (root / ".accountd").mkdir(parents=True)
+    (root / ".accountd" / "state.json").write_text("{}")
+    (root / f"{A}.jwt").write_text(jwt(1))
+    store = await opened_and_scanned(root)
+    try:
+        assert (await store.get(A)).jwt == jwt(1)
+        assert (root / ".accountd" / "state.json.old").exists()
+    finally:
+        await store.close()
+
+
+async def test_a_failed_commit_raises_store_error_and_keeps_the_previous_record(
     open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = await open_store()
     before = await store.put(A, jwt(1))
 
-    def fail(fd: int, data: bytes) -> None:
-        os.write(fd, data)  # written, but not known to be on the disk
-        raise OSError(errno.EIO, "Input/output error")
+    def fail(*args: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr("accountd.store._wal._append", fail)
-    with pytest.raises(StoreError, match="Input/output error"):
+    monkeypatch.setattr(Database, "_apply", staticmethod(fail))
+    with pytest.raises(StoreError, match="disk I/O error"):
         await store.put(A, jwt(2))
     monkeypatch.undo()
     assert await store.get(A) == before
@@ -462,22 +414,7 @@ async def test_failed_file_writes_are_retried_without_being_asked(
     await store.check()
 
 
-async def test_no_checkpoint_is_taken_while_files_are_not_written(
-    open_store: OpenStore, root: Path, shard: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store = await open_store(checkpoint_bytes=1)
-    fail_file_writes(monkeypatch)
-    await store.put(A, jwt(1))
-    await store.put(B, jwt(2))
-    await store.flush()
-    assert store.stats()["checkpoints"] == 0
-    monkeypatch.undo()
-    await store.flush()
-    assert store.stats()["checkpoints"] == 1
-    assert jwt_file(root, B, shard=shard).read_text() == jwt(2)
-
-
-async def test_a_change_whose_file_was_never_written_is_recovered_from_the_log(
+async def test_a_change_whose_file_was_never_written_is_rewritten_from_the_index(
     open_store: OpenStore, root: Path, shard: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = await open_store()
@@ -517,7 +454,7 @@ class Gate:
         assert await asyncio.to_thread(self.waiting.wait, 10)
 
 
-async def test_put_returns_once_logged_before_its_file_is_written(
+async def test_put_returns_once_committed_before_its_file_is_written(
     open_store: OpenStore, root: Path, shard: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = await open_store()
@@ -582,7 +519,7 @@ async def test_a_delete_then_a_put_while_the_file_waits_leave_the_latest(
 async def test_the_writer_waits_while_too_many_files_are_behind(
     open_store: OpenStore, root: Path, shard: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("accountd.store.directory.MAX_DIRTY", 2)
+    monkeypatch.setattr("accountd.store._mirror.MAX_DIRTY", 2)
     store = await open_store()
     gate = Gate(monkeypatch)
     try:
@@ -604,18 +541,6 @@ async def test_the_writer_waits_while_too_many_files_are_behind(
 # -- published marks ---------------------------------------------------------------------------
 
 
-async def test_mark_published_causes_no_batch_of_its_own(open_store: OpenStore) -> None:
-    store = await open_store()
-    record = await store.put(A, jwt(1))
-    await store.flush()
-    batches = store.stats()["batches"]
-    await store.mark_published(A, record.revision)
-    await asyncio.sleep(0.05)
-    stats = store.stats()
-    assert stats["batches"] == batches and stats["unlogged_marks"] == 1
-    assert await store.pending() == []
-
-
 async def test_a_mark_rides_along_with_the_next_batch(open_store: OpenStore) -> None:
     store = await open_store()
     published = await store.put(A, jwt(1))
@@ -627,17 +552,7 @@ async def test_a_mark_rides_along_with_the_next_batch(open_store: OpenStore) -> 
     assert await store.pending() == [pending]
 
 
-async def test_a_mark_not_logged_before_a_crash_only_leaves_the_change_pending(open_store: OpenStore) -> None:
-    store = await open_store()
-    record = await store.put(A, jwt(1))
-    await store.flush()
-    await store.mark_published(A, record.revision)
-    await crash(store, flush=False)
-    store = await open_store()
-    assert await store.pending() == [record]
-
-
-async def test_flush_logs_the_marks(open_store: OpenStore) -> None:
+async def test_flush_commits_the_marks(open_store: OpenStore) -> None:
     store = await open_store()
     record = await store.put(A, jwt(1))
     await store.mark_published(A, record.revision)
@@ -659,19 +574,20 @@ async def test_close_keeps_the_marks_even_with_nothing_else_to_write(open_store:
     assert await store.pending() == []
 
 
-async def test_close_logs_the_marks_when_files_cannot_be_written(
-    open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
+async def test_close_keeps_the_marks_when_files_cannot_be_written(
+    open_store: OpenStore, root: Path, shard: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = await open_store()
     published = await store.put(A, jwt(1))
     fail_file_writes(monkeypatch)
     pending = await store.put(B, jwt(2))
     await store.mark_published(A, published.revision)
-    with pytest.raises(StoreError, match="not written"):
-        await store.close()
+    await store.close()
+    assert not jwt_file(root, B, shard=shard).exists()
     monkeypatch.undo()
     store = await open_store()
     assert await store.pending() == [pending]
+    assert jwt_file(root, B, shard=shard).read_text() == jwt(2)
 
 
 # -- a real crash --------------------------------------------------------------------------------
@@ -683,7 +599,7 @@ from contract import key
 from accountd.store import DirectoryStore
 
 async def main(path, shard):
-    store = DirectoryStore(path, shard=shard, checkpoint_bytes=16384)
+    store = DirectoryStore(path, shard=shard)
     await store.open()
     hot = key("hot")
     seq = 0

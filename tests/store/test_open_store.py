@@ -19,6 +19,7 @@ def test_the_public_names_are_pinned() -> None:
         "MemoryStore",
         "NotFound",
         "Record",
+        "SQLiteStore",
         "Store",
         "StoreError",
         "open_store",

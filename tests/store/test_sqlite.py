@@ -87,7 +87,7 @@ async def test_a_database_without_permission_is_a_clear_store_error(tmp_path: Pa
     await store.open()
     await store.close()
     (tmp_path / "accounts.db").chmod(0)
-    with pytest.raises(StoreError, match="permission|unable to open|readonly"):
+    with pytest.raises(StoreError, match=r"permission|unable to open|readonly"):
         await SQLiteStore(tmp_path / "accounts.db").open()
 
 

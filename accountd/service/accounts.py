@@ -9,10 +9,11 @@ successful write leaves the account *pending* in the store (durably, in the same
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from accountd.claims import (
@@ -30,30 +31,19 @@ from accountd.claims import (
 )
 from accountd.claims.keys import Role, public_role
 from accountd.errors import AccountNotFound, BadRequest, Forbidden, StaleJWT, Unavailable
+from accountd.service.cache import DEFAULT_CACHE_SIZE, AccountCache, CachedAccount, entry_of
+from accountd.service.managed import ManagedPolicy, Signer
 from accountd.store import Conflict, NotFound, Record, Store, StoreError
 from accountd.types import JWT, AccountKey
 
-__all__ = ["AccountService", "CachedAccount", "ManagedPolicy", "PutResult"]
+__all__ = ["AccountService", "PutResult"]
 
 VALIDATION_HEADER = "The server was unable to update your account JWT. One more more validation issues occurred."
 DELETE_MAX_AGE = 600
 """A delete token older than this (seconds) is refused as a replay."""
 CAS_ATTEMPTS = 3
 """Tries of a POST that loses compare-and-set races (409 "changed concurrently" after the last)."""
-
-
-@dataclass(frozen=True, slots=True)
-class CachedAccount:
-    """A stored account, decoded once and kept ready to serve."""
-
-    record: Record
-    claims: AccountClaims
-    body: bytes
-    etag: str
-
-    @property
-    def jwt(self) -> JWT:
-        return self.record.jwt
+PAGE_MAX = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,19 +54,9 @@ class PutResult:
     notes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class ManagedPolicy:
-    """What managed mode (an operator signing key) may sign."""
-
-    allow_new_accounts: bool = False
-    ceilings: Mapping[str, int] = field(default_factory=dict)
-    """Maximum value per ``limits`` key (e.g. ``{"conn": 100}``); -1 (unlimited) exceeds any ceiling."""
-    clamp: bool = False
-    """Clamp limits above a ceiling instead of refusing the JWT."""
-
-
-def _cache(record: Record, claims: AccountClaims) -> CachedAccount:
-    return CachedAccount(record, claims, record.jwt.encode("ascii"), f'"{claims.jti}"')
+def _meta_of(claims: AccountClaims) -> dict[str, int | str]:
+    """What the store keeps beside a JWT the service validated: enough to serve and judge it undecoded."""
+    return {"iat": claims.iat, "jti": claims.jti, "exp": claims.exp}
 
 
 class AccountService:
@@ -90,6 +70,7 @@ class AccountService:
         skew: int = 0,
         allow_delete: bool = True,
         clock: Callable[[], float] = time.time,
+        cache: AccountCache | None = None,
     ) -> None:
         if signer is not None and signer.public_key not in trust.operator.nats.signing_keys:
             raise ValueError(
@@ -99,26 +80,38 @@ class AccountService:
         self.trust = trust
         self.signer = signer
         self.policy = policy or ManagedPolicy()
+        self.managed = Signer(signer, self.policy, trust)
         self.skew = skew
         self.allow_delete = allow_delete
         self.clock = clock
         self.on_change: Callable[[], None] = lambda: None
-        self._cache: dict[str, CachedAccount] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.cache = cache if cache is not None else AccountCache.from_size(DEFAULT_CACHE_SIZE)
+        self._epoch = 0
+        """Counts writes and forgets: a read that saw it change may hold an older record than the
+        cache just got, so it is not cached."""
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self.counters: dict[str, int] = {"puts": 0, "unchanged": 0, "stale": 0, "rejected": 0, "deletes": 0}
 
     # --- reads ---------------------------------------------------------------------------
 
     def cached(self, account: str) -> CachedAccount | None:
-        """The in-memory entry, if loaded: the fast path for GET."""
-        return self._cache.get(account)
+        """The cached entry, if any: the fast path for GET."""
+        return self.cache.get(account)
 
     async def get(self, account: str) -> CachedAccount:
-        entry = self._cache.get(account)
+        entry = self.cache.get(account)
         if entry is not None:
             return entry
         if not is_account_key(account):
             raise BadRequest("invalid account public key", "invalid_key")
+        epoch = self._epoch
+        entry = await self._read(account)
+        if epoch == self._epoch:
+            self.cache.put(entry)
+        return entry
+
+    async def _read(self, account: str) -> CachedAccount:
+        """The store's current record of ``account`` as an entry (not cached)."""
         try:
             record = await self.store.get(AccountKey(account))
         except NotFound:
@@ -126,21 +119,21 @@ class AccountService:
         except StoreError as exc:
             raise Unavailable("error loading JWT", "store_error") from exc
         try:
-            claims = decode_account(record.jwt)
+            return entry_of(record)
         except DecodeError as exc:
             # A file placed in the store by another tool may be anything; never a 500.
             raise AccountNotFound(f"stored JWT cannot be decoded: {exc.message}", "bad_stored_jwt") from None
-        entry = _cache(record, claims)
-        current = self._cache.get(account)
-        if current is None or current.record.revision < record.revision:
-            self._cache[account] = entry
-        return entry
 
     def forget(self, account: str) -> None:
         """Drop a cached entry (the store changed underneath, e.g. another instance wrote it)."""
-        self._cache.pop(account, None)
+        self._epoch += 1
+        self.cache.forget(account)
 
     async def page(self, after: str | None = None, limit: int = 100) -> tuple[list[CachedAccount], str | None]:
+        """Up to ``limit`` stored accounts after ``after``, by key, and the key to continue after.
+
+        Read past the cache, and not added to it: walking a million accounts must not evict the hot ones.
+        """
         try:
             keys = await self.store.list(after=AccountKey(after) if after else None, limit=limit + 1)
         except StoreError as exc:
@@ -150,30 +143,47 @@ class AccountService:
         entries = []
         for key in keys:
             try:
-                entries.append(await self.get(key))
+                entries.append(self.cache.peek(key) or await self._read(key))
             except AccountNotFound:
                 continue
         return entries, (keys[-1] if more and keys else None)
+
+    async def walk(self, page: int = PAGE_MAX) -> AsyncIterator[list[CachedAccount]]:
+        """Every stored account, a page at a time."""
+        after: str | None = None
+        while True:
+            entries, after = await self.page(after, page)
+            if entries:
+                yield entries
+            if after is None:
+                return
 
     async def pack(self, limit: int) -> list[CachedAccount]:
         """Up to ``limit`` unexpired accounts, sorted by key (``GET /jwt/v1/pack``)."""
         now = self.clock()
         out: list[CachedAccount] = []
-        after: str | None = None
-        while len(out) < limit:
-            page, after = await self.page(after, min(1000, limit - len(out)))
-            out += [e for e in page if not (0 < e.claims.exp < now)]
-            if after is None:
+        async for entries in self.walk(min(PAGE_MAX, max(limit, 1))):
+            out += [e for e in entries if not (0 < e.exp < now)]
+            if len(out) >= limit:
                 break
         return out[:limit]
 
     # --- writes ------------------------------------------------------------------------------
 
-    def _lock(self, account: str) -> asyncio.Lock:
-        lock = self._locks.get(account)
-        if lock is None:
-            lock = self._locks[account] = asyncio.Lock()
-        return lock
+    @contextlib.asynccontextmanager
+    async def _lock(self, account: str) -> AsyncIterator[None]:
+        """One write at a time per account; the lock lives only while someone holds or waits for it."""
+        lock, users = self._locks.get(account) or (asyncio.Lock(), 0)
+        self._locks[account] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[account]
+            if users == 1:
+                del self._locks[account]
+            else:
+                self._locks[account] = (lock, users - 1)
 
     async def put(self, token: str | bytes, path_key: str | None = None) -> PutResult:
         """Accept an account JWT: the checks and messages of nats-account-server, plus accountd's.
@@ -210,7 +220,7 @@ class AccountService:
             except StoreError as exc:
                 raise Unavailable("error saving JWT", "store_error") from exc
             notes: tuple[str, ...] = ()
-            meta: dict[str, int | str] = {}
+            meta: dict[str, int | str]
             text = token.decode("ascii", "replace") if isinstance(token, bytes) else token
             posted = JWT("".join(text.split()))
             if self.trust.is_operator_key(claims.iss) or public_role(claims.iss) is Role.OPERATOR:
@@ -221,6 +231,7 @@ class AccountService:
                         return PutResult(account, False, await self.get(account))
                     self._check_newer(claims, current)
                 jwt = posted
+                meta = _meta_of(claims)
             else:
                 fingerprint = hashlib.sha256(posted.encode()).hexdigest()
                 if current is not None and not current.deleted and current.meta.get("self_sha256") == fingerprint:
@@ -231,16 +242,19 @@ class AccountService:
                 assert self.signer is not None
                 jwt = encode(claims, self.signer, now=max(int(self.clock()), claims.iat))
                 self._validate(claims)
+                meta.update(_meta_of(claims))
             try:
+                self._epoch += 1
                 record = await self.store.put(
-                    account, jwt, meta=meta or None, expect=current.revision if current else 0
+                    account, jwt, meta=meta, expect=current.revision if current else 0
                 )
             except Conflict as exc:
                 raise StaleJWT("the account changed concurrently; retry", "conflict") from exc
             except StoreError as exc:
                 raise Unavailable("error saving JWT", "store_error") from exc
-            entry = _cache(record, claims)
-            self._cache[account] = entry
+            entry = entry_of(record)
+            self._epoch += 1
+            self.cache.put(entry)
             self.counters["puts"] += 1
         self.on_change()
         return PutResult(account, True, entry, notes)
@@ -253,10 +267,9 @@ class AccountService:
                 self.counters["stale"] += 1
                 raise StaleJWT(f"stale JWT: iat {claims.iat} is not newer than the deletion at {tomb}")
             return
-        cached = self._cache.get(current.account)
+        cached = self.cache.peek(current.account)
         try:
-            stored = cached.claims if cached and cached.record.revision == current.revision \
-                else decode_account(current.jwt)
+            stored = cached if cached and cached.record.revision == current.revision else entry_of(current)
         except DecodeError:
             return  # an undecodable stored file is overwritten, as nats-server does
         if claims.iat < stored.iat and claims.jti != stored.jti:
@@ -282,62 +295,12 @@ class AccountService:
         self, claims: AccountClaims, current: Record | None
     ) -> tuple[tuple[str, ...], dict[str, int | str]]:
         """Re-sign an account-signed JWT with the operator signing key, if policy allows."""
-        self_signed = claims.iss == claims.sub
-        if self.signer is None:
-            if self_signed:
-                raise BadRequest("Signing service not enabled", "untrusted_issuer")
-            raise BadRequest("bad JWT Issuer in request", "untrusted_issuer")
-        live = current is not None and not current.deleted
-        if not self_signed:
-            stored_keys: list[str] = []
-            if live:
-                assert current is not None
-                try:
-                    stored_keys = decode_account(current.jwt).nats.signing_key_ids()
-                except DecodeError:
-                    stored_keys = []
-            if claims.iss not in stored_keys or claims.iss not in claims.nats.signing_key_ids():
-                raise BadRequest("bad JWT issuer is not trusted", "untrusted_issuer")
-        if not live and not self.policy.allow_new_accounts:
-            raise Forbidden(
-                "account not known: this server signs only accounts it already stores "
-                "(start it with --allow-new-accounts to admit new ones)",
-                "account_not_known",
-            )
-        if current is not None:
-            last = int(current.meta.get("self_iat", 0))
-            if claims.iat < last:
-                self.counters["stale"] += 1
-                raise StaleJWT(f"stale JWT: iat {claims.iat} is older than the last accepted iat {last}")
-        self._validate_self_signed(claims)
-        notes = self._apply_ceilings(claims)
-        return notes, {"self_iat": claims.iat}
-
-    def _validate_self_signed(self, claims: AccountClaims) -> None:
-        """The structural and time checks on what the account asked for, before signing it."""
-        signed_by_op = AccountClaims.from_go(claims.to_go())
-        assert self.signer is not None
-        signed_by_op.iss = self.signer.public_key
-        result = validate_account(signed_by_op, self.trust, now=self.clock(), skew=self.skew)
-        self._raise_invalid(result)
-
-    def _apply_ceilings(self, claims: AccountClaims) -> tuple[str, ...]:
-        over: list[str] = []
-        notes: list[str] = []
-        limits = claims.nats.limits
-        for name, ceiling in sorted(self.policy.ceilings.items()):
-            value = getattr(limits, name, None)
-            if not isinstance(value, int) or isinstance(value, bool):
-                continue
-            if value == -1 or value > ceiling:
-                if self.policy.clamp:
-                    setattr(limits, name, ceiling)
-                    notes.append(f"clamped: {name} {value} -> {ceiling}")
-                else:
-                    over.append(f"{name} {value} exceeds the ceiling {ceiling}")
-        if over:
-            raise Forbidden("limits above the allowed ceiling: " + "; ".join(over), "limit_exceeded")
-        return tuple(notes)
+        try:
+            return self.managed.admit(claims, current, now=self.clock(), skew=self.skew,
+                                      raise_invalid=self._raise_invalid)
+        except StaleJWT:
+            self.counters["stale"] += 1
+            raise
 
     # --- deletes -----------------------------------------------------------------------------
 
@@ -383,13 +346,14 @@ class AccountService:
                     current = await self.store.lookup(AccountKey(account))
                     if current is None or current.deleted:
                         continue
+                    self._epoch += 1
                     await self.store.delete(AccountKey(account), raw, meta={"iat": claims.iat},
                                             expect=current.revision)
                 except (NotFound, Conflict):
                     continue
                 except StoreError as exc:
                     raise Unavailable("error deleting JWT", "store_error") from exc
-                self._cache.pop(account, None)
+                self.forget(account)
                 deleted += 1
         self.counters["deletes"] += deleted
         if deleted:
@@ -399,4 +363,4 @@ class AccountService:
     # --- introspection -----------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        return {"cached": len(self._cache), **self.counters}
+        return {"cached": len(self.cache), **self.cache.stats(), **self.counters}
