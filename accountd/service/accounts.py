@@ -31,7 +31,7 @@ from accountd.claims import (
 )
 from accountd.claims.keys import Role, public_role
 from accountd.errors import AccountNotFound, BadRequest, Forbidden, StaleJWT, Unavailable
-from accountd.service.cache import DEFAULT_CACHE_SIZE, AccountCache, CachedAccount, entry_of
+from accountd.service.cache import DEFAULT_CACHE_SIZE, AccountCache, CachedAccount, entry_of, meta_of
 from accountd.service.managed import ManagedPolicy, Signer
 from accountd.store import Conflict, NotFound, Record, Store, StoreError
 from accountd.types import JWT, AccountKey
@@ -52,11 +52,6 @@ class PutResult:
     changed: bool
     cached: CachedAccount
     notes: tuple[str, ...] = ()
-
-
-def _meta_of(claims: AccountClaims) -> dict[str, int | str]:
-    """What the store keeps beside a JWT the service validated: enough to serve and judge it undecoded."""
-    return {"iat": claims.iat, "jti": claims.jti, "exp": claims.exp}
 
 
 class AccountService:
@@ -231,7 +226,7 @@ class AccountService:
                         return PutResult(account, False, await self.get(account))
                     self._check_newer(claims, current)
                 jwt = posted
-                meta = _meta_of(claims)
+                meta = meta_of(claims)
             else:
                 fingerprint = hashlib.sha256(posted.encode()).hexdigest()
                 if current is not None and not current.deleted and current.meta.get("self_sha256") == fingerprint:
@@ -242,7 +237,7 @@ class AccountService:
                 assert self.signer is not None
                 jwt = encode(claims, self.signer, now=max(int(self.clock()), claims.iat))
                 self._validate(claims)
-                meta.update(_meta_of(claims))
+                meta.update(meta_of(claims))
             try:
                 self._epoch += 1
                 record = await self.store.put(

@@ -19,11 +19,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from accountd.claims import decode_account
+from accountd.claims import AccountClaims, decode_account
 from accountd.store import Record
 from accountd.types import JWT, AccountKey
 
-__all__ = ["DEFAULT_CACHE_SIZE", "AccountCache", "CachedAccount", "entry_of", "parse_cache_size", "payload"]
+__all__ = [
+    "DEFAULT_CACHE_SIZE", "AccountCache", "CachedAccount", "entry_of", "meta_of", "parse_cache_size", "payload",
+]
 
 DEFAULT_CACHE_SIZE = "64MiB"
 ENTRY_OVERHEAD = 360
@@ -69,6 +71,12 @@ def payload(token: str) -> dict[str, Any]:
     part = token.split(".")[1]
     value = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     return value if isinstance(value, dict) else {}
+
+
+def meta_of(claims: AccountClaims) -> dict[str, int | str]:
+    """What a store keeps beside a JWT the service validated: enough to serve and judge it undecoded
+    (read back by :func:`entry_of`)."""
+    return {"iat": claims.iat, "jti": claims.jti, "exp": claims.exp}
 
 
 def entry_of(record: Record) -> CachedAccount:
