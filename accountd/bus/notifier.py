@@ -5,7 +5,8 @@ as the JWT. This loop publishes the latest JWT of each pending account once on
 ``$SYS.ACCOUNT.<id>.CLAIMS.UPDATE`` (a tombstone's delete token on ``$SYS.REQ.CLAIMS.DELETE``),
 flushes, and only then clears the mark — so a crash, a restart or NATS being down loses nothing:
 the next run publishes whatever is still pending. Duplicates are possible after a crash between
-flush and mark; nats-server treats an identical JWT as a no-op.
+flush and mark; nats-server treats an identical JWT as a no-op. The outbox is read a page at a
+time (:data:`PAGE` records), so a backlog left while NATS was down costs one page of memory.
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ __all__ = ["Notifier"]
 
 log = logging.getLogger("accountd.notifier")
 
+PAGE = 1000
+"""Pending records read, published and flushed at a time: a backlog of a million costs one page of memory."""
+
 
 class Notifier:
-    def __init__(self, store: Store, bus: Bus | None, *, retry_interval: float = 1.0) -> None:
+    def __init__(self, store: Store, bus: Bus | None, *, retry_interval: float = 1.0, page: int = PAGE) -> None:
         self.store = store
         self.bus = bus
         self.retry_interval = retry_interval
+        self.page = page
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -68,17 +73,30 @@ class Notifier:
             return await self._drain()
 
     async def _drain(self) -> int:
+        """Publish pending records a page at a time, until none is left (or publishing fails)."""
+        total = 0
+        while True:
+            published, full = await self._drain_page()
+            total += published
+            if not (published and full):
+                return total
+
+    async def _drain_page(self) -> tuple[int, bool]:
+        """Publish one page of the outbox; (how many were published, whether the page was full)."""
         try:
-            pending = await self.store.pending()
+            pending = await self.store.pending(limit=self.page)
         except StoreError as exc:
             log.warning("cannot read the outbox: %s", exc)
-            return 0
-        self.depth = len(pending)
+            return 0, False
+        full = len(pending) >= self.page
+        counted = self.store.stats().get("pending") if full else None
+        self.depth = counted if isinstance(counted, int) and counted >= len(pending) else len(pending)
         if not pending:
+            self.depth = 0
             self._idle.set()
-            return 0
+            return 0, False
         if self.bus is None or not self.bus.connected or self.bus.nc is None:
-            return 0
+            return 0, False
         nc = self.bus.nc
         forwarded: set[str] = set()
         for record in pending:
@@ -94,15 +112,15 @@ class Notifier:
         except Exception as exc:
             self.failures += 1
             log.warning("NATS flush failed, %d updates stay pending: %s", len(pending), exc)
-            return 0
+            return 0, False
         for record in pending:
             await self.store.mark_published(record.account, record.revision)
             log.debug("published %s revision %d", record.account, record.revision)
         self.published += len(pending)
-        self.depth = max(0, self.depth - len(pending))
-        if self.depth == 0:
+        if not full:
+            self.depth = 0
             self._idle.set()
-        return len(pending)
+        return len(pending), full
 
     async def notify(self, record: Record) -> None:
         """Publish one account's current JWT now (``GET …?notify=true``).

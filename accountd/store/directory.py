@@ -112,7 +112,13 @@ class DirectoryStore(SQLiteStore):
                              "or at a directory of account JWTs")
 
     def _open_blocking(self) -> None:
-        super()._open_blocking()
+        try:
+            super()._open_blocking()
+        except StoreError as exc:
+            if "not a database" not in str(exc) and "malformed" not in str(exc):
+                raise
+            raise StoreError(f"{exc}; to rebuild the index from the .jwt files, stop accountd and move "
+                             f"{self._database_path()} away (pending notifications and deletions are lost)") from None
         try:
             self.mirror.recover()
         except BaseException:

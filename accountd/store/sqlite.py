@@ -227,8 +227,10 @@ class SQLiteStore:
 
     async def pending(self, *, limit: int | None = None) -> builtins.list[Record]:
         self._ready()
-        records = self._db.pending(limit)
-        return [r for r in records if self._marks.get(r.account) != r.revision]
+        # Rows whose marks are not committed yet are skipped: read that many more.
+        records = self._db.pending(None if limit is None else limit + len(self._marks))
+        out = [r for r in records if self._marks.get(r.account) != r.revision]
+        return out if limit is None else out[:limit]
 
     # -- writes --------------------------------------------------------------------------------
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -10,6 +14,7 @@ import pytest
 from contract import A, B, PersistentContract, Reopen, StoreContract, jwt, key
 
 from accountd.store import SQLiteStore, Store, StoreError, open_store
+from accountd.types import AccountKey
 
 OpenStore = Callable[[], Awaitable[SQLiteStore]]
 
@@ -100,3 +105,85 @@ async def test_marks_are_committed_without_a_write_of_their_own(opener: OpenStor
     await store.close()
     store = await opener()
     assert [r.account for r in await store.pending()] == [B]
+
+
+async def test_paging_over_50000_accounts_returns_each_key_once_sorted(opener: OpenStore) -> None:
+    store = await opener()
+    accounts = [key(n) for n in range(50_000)]
+    for start in range(0, len(accounts), 5000):
+        await asyncio.gather(*(store.put(a, jwt(a)) for a in accounts[start : start + 5000]))
+    await asyncio.gather(*(store.delete(a, jwt("gone")) for a in accounts[:100]))
+    seen: list[str] = []
+    after = None
+    while page := await store.list(after=after, limit=997):
+        seen += page
+        after = page[-1]
+    assert seen == sorted(accounts[100:])
+    assert await store.count() == len(seen)
+
+
+STORM = """
+import asyncio, sys
+sys.path.insert(0, sys.argv[2])
+from contract import key
+from accountd.store import SQLiteStore
+
+async def main(path):
+    store = SQLiteStore(path)
+    await store.open()
+    hot = key("hot")
+    seq = 0
+
+    async def worker(w):
+        nonlocal seq
+        for i in range(1_000_000):
+            account = key(f"{w}-{i}")
+            await store.put(account, f"hdr.{account}.{i}")
+            print("put", account, f"hdr.{account}.{i}", flush=True)
+            if i % 5 == 0:
+                await store.delete(account, f"tok.{account}")
+                print("del", account, f"tok.{account}", flush=True)
+            seq += 1
+            n = seq
+            await store.put(hot, f"hdr.{hot}.{n}")
+            print("hot", hot, n, flush=True)
+
+    await asyncio.gather(*(worker(w) for w in range(8)))
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+async def test_sigkill_during_a_write_storm_loses_no_acknowledged_write(tmp_path: Path) -> None:
+    db = tmp_path / "accounts.db"
+    command = [sys.executable, "-c", STORM, str(db), str(Path(__file__).parent)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
+        assert child.stdout is not None and child.stderr is not None
+        output = b""
+        while output.count(b"\n") < 2000:  # let the storm run, then kill it mid-write
+            line = child.stdout.readline()
+            assert line, child.stderr.read().decode()
+            output += line
+        child.send_signal(signal.SIGKILL)
+        output += child.stdout.read()
+    acks = [line.split() for line in output.decode().splitlines(keepends=True) if line.endswith("\n")]
+    store = SQLiteStore(db)
+    await store.open()
+    try:
+        live = {account: value for kind, account, value in acks if kind == "put"}
+        tombstones = {account: token for kind, account, token in acks if kind == "del"}
+        for account, value in live.items():
+            record = await store.lookup(AccountKey(account))
+            assert record is not None, account
+            if account in tombstones:
+                assert record.deleted and record.jwt == tombstones[account]
+            elif record.deleted:  # a delete that was committed but not acknowledged before the kill
+                assert record.jwt == f"tok.{account}"
+            else:  # never torn: the whole value of its own account
+                assert record.jwt == value
+        hot = [int(n) for kind, _, n in acks if kind == "hot"]
+        stored = (await store.get(key("hot"))).jwt
+        assert int(stored.rsplit(".", 1)[1]) >= max(hot)
+        assert await store.count() == len(await store.list())
+    finally:
+        await store.close()
