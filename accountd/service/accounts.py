@@ -97,6 +97,10 @@ class AccountService:
         entry = self.cache.get(account)
         if entry is not None:
             return entry
+        return await self.load(account)
+
+    async def load(self, account: str) -> CachedAccount:
+        """Read ``account`` from the store into the cache (after :meth:`cached` missed)."""
         if not is_account_key(account):
             raise BadRequest("invalid account public key", "invalid_key")
         epoch = self._epoch

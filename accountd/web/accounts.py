@@ -141,7 +141,7 @@ class AccountsAPI:
         if request.query_string:
             return await self._get_with_flags(request, pub, entry)
         if entry is None:
-            entry = await self.service.get(self._key(request))
+            entry = await self.service.load(self._key(request))
         inm = request.headers.get("If-None-Match")
         if inm is not None and etag_matches(inm, entry.etag):
             return web.Response(status=304, headers={"ETag": entry.etag})
@@ -152,7 +152,7 @@ class AccountsAPI:
         if "jti" in query:
             raise NotSupported("lookup by jti is no longer supported")
         if entry is None:
-            entry = await self.service.get(self._key(request))
+            entry = await self.service.load(self._key(request))
         headers = {"ETag": entry.etag}
         if is_true(query.get("text")):
             return web.Response(text=entry.jwt, content_type="text/plain", headers=headers)

@@ -67,6 +67,16 @@ class AccountdCollector(Collector):
             writes.add_metric([outcome], service.get(outcome, 0))
         yield writes
 
+        yield CounterMetricFamily("accountd_cache_hits", "GETs served from the cache of hot accounts",
+                                  value=service.get("cache_hits", 0))
+        yield CounterMetricFamily("accountd_cache_misses", "reads that went to the store",
+                                  value=service.get("cache_misses", 0))
+        yield CounterMetricFamily("accountd_cache_evictions", "accounts evicted from the cache",
+                                  value=service.get("cache_evictions", 0))
+        yield GaugeMetricFamily("accountd_cache_entries", "accounts in the cache", value=service.get("cache_entries", 0))
+        yield GaugeMetricFamily("accountd_cache_bytes", "bytes the cache holds (JWTs and their overhead)",
+                                value=service.get("cache_bytes", 0))
+
         outbox = self.outbox_stats()
         yield GaugeMetricFamily("accountd_outbox_depth", "claim updates waiting to be published",
                                 value=outbox.get("outbox_depth", 0))

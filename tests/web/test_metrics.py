@@ -24,5 +24,9 @@ async def test_metrics_without_nats_has_accountd_series(api: Running) -> None:
               if s.name.endswith("_total")}
     assert writes["puts"] == 1
     assert "accountd_store_records" in families
+    # the POST filled the cache, the GET was served from it
+    assert families["accountd_cache_hits"].samples[0].value == 1
+    assert families["accountd_cache_entries"].samples[0].value == 1
+    assert {"accountd_cache_misses", "accountd_cache_evictions", "accountd_cache_bytes"} <= families.keys()
     info = families.get("accountd") or families["accountd_info"]
     assert info.samples[0].labels["version"]
