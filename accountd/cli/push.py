@@ -100,8 +100,9 @@ def _run_http(h: Home, op: Any, target: Target, selected: dict[str, Entity[Accou
             step(i)
     if prune:
         system = op.nats.system_account
-        server = {a["account"] for a in remote.list_accounts()}
-        for pub in sorted(server - local_keys - {system}):
+        # Streamed page by page (sorted by key): a server of a million accounts is never held in memory.
+        extra = (a["account"] for a in remote.list_accounts())
+        for pub in (p for p in extra if p not in local_keys and p != system):
             if diff:
                 results.append(_result(None, pub, "diff", True, "delete", "only on the server"))
                 continue
