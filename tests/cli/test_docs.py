@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from accountd.cli import main
 
 DOCS = Path(__file__).parent.parent.parent / "docs" / "cli.md"
-MINE = ("add", "describe", "dev", "edit", "generate", "importing", "listing", "pull", "push", "revocations")
+MINE = ("add", "describe", "dev", "edit", "generate", "importing", "listing", "pull", "push", "revocations",
+        "transfer")
 
 
 def leaves(group: click.Group = main, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
