@@ -379,13 +379,17 @@ async def test_a_read_that_a_lagging_replica_answers_is_asked_again_of_the_leade
     stale = await store._bucket.last(A)
     new = await store.put(A, jwt(2))
     last = store._bucket.last
+    asked: list[bool] = []
 
     async def lagging(account: AccountKey, *, leader: bool = False) -> object:
+        asked.append(leader)
         return await last(account, leader=True) if leader else stale
 
     monkeypatch.setattr(store._bucket, "last", lagging)
+    store._recent.clear()  # (what it wrote itself is read from memory)
     assert stale.seq == old.revision
     assert await store.get(A) == new
+    assert asked == [False, True]
 
 
 async def test_a_held_change_is_kept_alive_past_ack_wait(opened: Callable[..., Awaitable[KVStore]]) -> None:

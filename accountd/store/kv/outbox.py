@@ -31,6 +31,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from typing import Any
 
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -56,6 +57,16 @@ PUBLISHED_MAX = 4096
 _ACCOUNT = re.compile(r"A[A-Z2-7]{55}")
 
 
+class _Request:
+    """A pull request in flight."""
+
+    def __init__(self, token: str, batch: int) -> None:
+        self.token = token
+        self.batch = batch
+        self.got = 0
+        self.done = asyncio.Event()
+
+
 class Outbox:
     def __init__(
         self, bucket: Bucket, index: Revisions, apply: Callable[[AccountKey, int, bool], None], *, ack_wait: float
@@ -69,6 +80,11 @@ class Outbox:
         """Called when changes were fetched in the background (a backlog): publish soon."""
         self.released = 0
         self.redeliveries = 0
+        self._inbox = ""
+        self._sub: Any = None
+        self._pulling = asyncio.Lock()
+        self._pulls = 0
+        self._request: _Request | None = None
         self._more = False
         """The last pull came back full: the consumer has more."""
         self._held: dict[AccountKey, dict[int, tuple[str, Record]]] = {}
@@ -84,6 +100,10 @@ class Outbox:
 
     async def open(self, deadline: float) -> None:
         await retry(deadline, "create the outbox consumer", self._ensure_consumer)
+        nc = self.bucket.nc
+        assert nc is not None
+        self._inbox = nc.new_inbox()
+        self._sub = await nc.subscribe(self._inbox + ".*", cb=self._on_pull)
         self._keeper = asyncio.create_task(self._keep(), name=f"kv-outbox-{self.bucket.name}")
 
     async def _ensure_consumer(self) -> None:
@@ -243,44 +263,42 @@ class Outbox:
     async def _pull(self) -> int:
         """One ``no_wait`` pull request: whatever the consumer has for us now, up to a batch; how many came.
 
-        Each request has an inbox of its own: the messages arrive with their stream subjects, only the
-        status that ends a request (404/408/409, none when the batch is full) names the inbox.
+        One request at a time: the messages arrive with their stream subjects, not the request's
+        inbox, so the ones that come are counted for the request in flight (a full batch ends it;
+        otherwise the status 404/408/409 does).
         """
-        nc = self.bucket.nc
-        batch = min(PULL_BATCH, HOLD_MAX - self._held_count())
-        if nc is None or batch <= 0:
-            return 0
-        done = asyncio.Event()
-        got = 0
+        async with self._pulling:
+            nc = self.bucket.nc
+            batch = min(PULL_BATCH, HOLD_MAX - self._held_count())
+            if nc is None or batch <= 0:
+                return 0
+            self._pulls += 1
+            self._request = request = _Request(str(self._pulls), batch)
+            body = json.dumps({"batch": batch, "no_wait": True}).encode()
+            try:
+                await nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{self.bucket.stream}.{CONSUMER}", body,
+                                 reply=f"{self._inbox}.{request.token}")
+                async with asyncio.timeout(2.0):
+                    await request.done.wait()
+            except Exception as exc:  # a timeout while the consumer has no leader, a disconnect, …
+                log.debug("KV bucket %s: pull failed: %s", self.bucket.name, exc)
+            finally:
+                self._request = None
+            self._more = request.got >= batch
+            return request.got
 
-        async def on_msg(msg: Msg) -> None:
-            nonlocal got
-            status = msg.headers.get("Status") if msg.headers else None
-            if status:
-                if status != "100":
-                    done.set()
-                return
-            await self._hold(msg)
-            got += 1
-            if got >= batch:
-                done.set()
-
-        request = json.dumps({"batch": batch, "no_wait": True}).encode()
-        sub = None
-        try:
-            inbox = nc.new_inbox()
-            sub = await nc.subscribe(inbox, cb=on_msg)
-            await nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{self.bucket.stream}.{CONSUMER}", request, reply=inbox)
-            async with asyncio.timeout(2.0):
-                await done.wait()
-        except Exception as exc:  # a timeout while the consumer has no leader, a disconnect, …
-            log.debug("KV bucket %s: pull failed: %s", self.bucket.name, exc)
-        finally:
-            if sub is not None:
-                with contextlib.suppress(Exception):
-                    await sub.unsubscribe()
-        self._more = got >= batch
-        return got
+    async def _on_pull(self, msg: Msg) -> None:
+        request = self._request
+        status = msg.headers.get("Status") if msg.headers else None
+        if status:
+            if status != "100" and request is not None and msg.subject.endswith("." + request.token):
+                request.done.set()
+            return
+        await self._hold(msg)
+        if request is not None:
+            request.got += 1
+            if request.got >= request.batch:
+                request.done.set()
 
     async def _hold(self, msg: Msg) -> None:
         key = msg.subject[len(self.bucket.prefix):]

@@ -8,6 +8,7 @@ import contextlib
 import os
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +24,9 @@ from accountd.types import JWT, AccountKey
 __all__ = ["KVStore"]
 
 _BUCKET = re.compile(r"[A-Za-z0-9_-]+")
+RECENT = 1024
+"""Records read or written lately, kept whole, each valid while the index shows its revision: a
+write reads the account it is about to change, often one just read or written."""
 
 
 class KVStore:
@@ -64,6 +68,7 @@ class KVStore:
         self._bucket = Bucket(bucket, servers=servers, creds=creds, replicas=replicas, history=history,
                               timeout=timeout, write_timeout=write_timeout)
         self._index = Revisions()
+        self._recent: OrderedDict[AccountKey, Record] = OrderedDict()
         self._watcher = Watcher(self._bucket, self._apply)
         self._outbox = Outbox(self._bucket, self._index, self._apply, ack_wait=ack_wait)
         self._bucket.on_reconnect = self._watcher.reset  # deliveries were lost while disconnected
@@ -162,19 +167,29 @@ class KVStore:
     # --- reads -------------------------------------------------------------------------------
 
     async def get(self, account: AccountKey) -> Record:
-        record = await self.lookup(account)
+        account = check_account(account)
+        self._ready()
+        known = self._index.get(account)
+        record = None if known is None or known[1] else await self._fetch(account)
         if record is None or record.deleted:
-            raise NotFound(check_account(account))
+            raise NotFound(account)
         return record
 
     async def lookup(self, account: AccountKey) -> Record | None:
-        """The record the index knows, read through from the stream (the index keeps no JWTs)."""
         account = check_account(account)
         self._ready()
+        return await self._fetch(account)
+
+    async def _fetch(self, account: AccountKey) -> Record | None:
+        """The record the index knows of, read through from the stream (the index keeps no JWTs)."""
         while True:
             known = self._index.revision(account)
             if not known:
                 return None
+            recent = self._recent.get(account)
+            if recent is not None and recent.revision == known:
+                self._recent.move_to_end(account)
+                return recent
             msg = await self._bucket.last(account)
             if msg is None or int(msg.seq) < known:  # a replica that lags: ask the leader
                 msg = await self._bucket.last(account, leader=True)
@@ -186,7 +201,14 @@ class KVStore:
             self._apply(account, record.revision, record.deleted)
             # Newer while reading (the watcher saw a change): read again, or the caller caches the old one.
             if self._index.revision(account) <= record.revision:
+                self._remember(record)
                 return record
+
+    def _remember(self, record: Record) -> None:
+        self._recent[record.account] = record
+        self._recent.move_to_end(record.account)
+        if len(self._recent) > RECENT:
+            self._recent.popitem(last=False)
 
     async def _read(self, account: AccountKey) -> Record | None:
         """The current record according to the stream leader (not a possibly lagging replica)."""
@@ -195,6 +217,8 @@ class KVStore:
             return None
         record = decode(account, int(msg.seq), msg.data, msg.headers)
         self._apply(account, record.revision, record.deleted)
+        if self._index.revision(account) == record.revision:
+            self._remember(record)
         return record
 
     async def list(self, *, after: AccountKey | None = None, limit: int | None = None) -> builtins.list[AccountKey]:
@@ -273,8 +297,11 @@ class KVStore:
         account = record.account
         if publish:
             self._outbox.wrote(account, record.revision)
-        if not self._index.apply(account, record.revision, record.deleted) \
-                and self._index.revision(account) > record.revision:
+        self._index.apply(account, record.revision, record.deleted)
+        current = self._index.revision(account)
+        if current == record.revision:
+            self._remember(record)
+        elif current > record.revision:
             # Someone's newer change was seen first; the caller is about to cache what it wrote, so
             # tell it to forget the account only after that.
             asyncio.get_running_loop().call_soon(self.on_external_change, account)
