@@ -268,7 +268,7 @@ class AccountService:
             return
         cached = self.cache.peek(current.account)
         try:
-            stored = cached if cached and cached.record.revision == current.revision else entry_of(current)
+            stored = cached if cached and cached.revision == current.revision else entry_of(current)
         except DecodeError:
             return  # an undecodable stored file is overwritten, as nats-server does
         if claims.iat < stored.iat and claims.jti != stored.jti:

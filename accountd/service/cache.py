@@ -1,8 +1,8 @@
 """The service's bounded cache of hot accounts, and the entries it holds.
 
-An entry is what a GET needs — the record, its pre-encoded body, its ETag — plus the ``iat``,
-``exp`` and ``jti`` the service judges writes by. Claims are never kept decoded: an entry costs its
-JWT's bytes and a few hundred more. An account the service stored itself carries those three
+An entry is what a GET needs — the JWT, its revision and ETag (the ``jti``) — plus the ``iat`` and
+``exp`` the service judges writes by. Claims are never kept decoded: an entry costs its JWT's bytes
+and about 420 more. An account the service stored itself carries those three
 values in its record's ``meta`` (its JWT was validated when it was written), so filling the cache
 decodes nothing; a JWT another tool left in the store is decoded and verified once when it is
 first asked for.
@@ -16,7 +16,6 @@ import base64
 import json
 import re
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
 
 from accountd.claims import AccountClaims, decode_account
@@ -28,42 +27,53 @@ __all__ = [
 ]
 
 DEFAULT_CACHE_SIZE = "64MiB"
-ENTRY_OVERHEAD = 360
-"""Bytes an entry costs beyond its JWT (the key, the record, the body object, the LRU's links),
-measured with tracemalloc on CPython 3.11."""
+ENTRY_OVERHEAD = 420
+"""Bytes an entry costs beyond its JWT's characters (the JWT's and the key's string objects, the
+entry, its ETag and ``iat``, the LRU's links), measured with tracemalloc on CPython 3.11."""
 
 _SIZE = re.compile(r"\s*(\d+)\s*(|k|ki|m|mi|g|gi)(b?)\s*", re.IGNORECASE)
 _UNITS = {"": 1, "k": 10**3, "ki": 2**10, "m": 10**6, "mi": 2**20, "g": 10**9, "gi": 2**30}
 
 
-@dataclass(frozen=True, slots=True)
 class CachedAccount:
-    """A stored account, ready to serve."""
+    """A stored account, ready to serve: its JWT, revision, ETag, ``iat`` and ``exp`` (nothing decoded)."""
 
-    record: Record
-    body: bytes
-    etag: str
-    iat: int
-    exp: int
-    jti: str
+    __slots__ = ("account", "jwt", "revision", "etag", "iat", "exp")
+
+    def __init__(self, account: AccountKey, jwt: JWT, revision: int, etag: str, iat: int, exp: int) -> None:
+        self.account = account
+        self.jwt = jwt
+        self.revision = revision
+        self.etag = etag
+        self.iat = iat
+        self.exp = exp
+
+    def __repr__(self) -> str:
+        return f"CachedAccount({self.account!r}, revision={self.revision}, iat={self.iat})"
 
     @property
-    def jwt(self) -> JWT:
-        return self.record.jwt
+    def body(self) -> bytes:
+        """The response body (encoding 1 KB costs less than keeping a second copy of every JWT)."""
+        return self.jwt.encode("ascii")
 
     @property
-    def account(self) -> AccountKey:
-        return self.record.account
+    def jti(self) -> str:
+        return self.etag[1:-1]
+
+    @property
+    def record(self) -> Record:
+        """The live record it came from (without its meta)."""
+        return Record(self.account, self.jwt, self.revision)
 
     def summary(self) -> dict[str, Any]:
         """``{"account", "name", "iss", "iat", "exp", "jti"}`` (a ``?list=true`` item), from the payload."""
-        claims = payload(self.record.jwt)
-        return {"account": self.record.account, "name": str(claims.get("name") or ""),
+        claims = payload(self.jwt)
+        return {"account": self.account, "name": str(claims.get("name") or ""),
                 "iss": str(claims.get("iss") or ""), "iat": self.iat, "exp": self.exp, "jti": self.jti}
 
     @property
     def size(self) -> int:
-        return len(self.body) + ENTRY_OVERHEAD
+        return len(self.jwt) + ENTRY_OVERHEAD
 
 
 def payload(token: str) -> dict[str, Any]:
@@ -85,10 +95,10 @@ def entry_of(record: Record) -> CachedAccount:
     jti, iat = meta.get("jti"), meta.get("iat")
     if isinstance(jti, str) and isinstance(iat, int):  # stored by the service: validated then
         exp = meta.get("exp", 0)
-        return CachedAccount(record, record.jwt.encode("ascii"), f'"{jti}"', iat,
-                             exp if isinstance(exp, int) else 0, jti)
+        return CachedAccount(record.account, record.jwt, record.revision, f'"{jti}"', iat,
+                             exp if isinstance(exp, int) else 0)
     claims = decode_account(record.jwt)
-    return CachedAccount(record, record.jwt.encode("ascii"), f'"{claims.jti}"', claims.iat, claims.exp, claims.jti)
+    return CachedAccount(record.account, record.jwt, record.revision, f'"{claims.jti}"', claims.iat, claims.exp)
 
 
 def parse_cache_size(text: str) -> tuple[int | None, int | None]:
@@ -137,10 +147,10 @@ class AccountCache:
         """Hold ``entry`` unless a newer revision is held; evict the least recently used beyond the bounds."""
         if self.max_entries == 0 or self.max_bytes == 0:
             return
-        account = entry.record.account
+        account = entry.account
         old = self._entries.get(account)
         if old is not None:
-            if old.record.revision > entry.record.revision:
+            if old.revision > entry.revision:
                 return
             self.bytes -= old.size
         self._entries[account] = entry

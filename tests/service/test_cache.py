@@ -11,14 +11,12 @@ import pytest
 
 from accountd.claims import KeyPair, Role, Trust, create, encode, new_account, new_operator
 from accountd.service import AccountCache, AccountService, CachedAccount, parse_cache_size
-from accountd.store import Record, SQLiteStore
+from accountd.store import SQLiteStore
 from accountd.types import JWT, AccountKey
 
 
 def entry(n: int, revision: int = 1, size: int = 100) -> CachedAccount:
-    account = AccountKey(f"A{n:055d}")
-    body = b"x" * size
-    return CachedAccount(Record(account, JWT(body.decode()), revision), body, f'"{n}"', 1, 0, str(n))
+    return CachedAccount(AccountKey(f"A{n:055d}"), JWT("x" * size), revision, f'"{n}"', 1, 0)
 
 
 @pytest.mark.parametrize(("text", "bounds"), [
@@ -68,7 +66,7 @@ def test_an_older_revision_never_replaces_a_newer_one() -> None:
     cache.put(entry(1, revision=5))
     cache.put(entry(1, revision=4))
     held = cache.peek(entry(1).account)
-    assert held is not None and held.record.revision == 5
+    assert held is not None and held.revision == 5
 
 
 def test_a_cache_of_zero_holds_nothing() -> None:
