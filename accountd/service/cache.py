@@ -38,7 +38,7 @@ _UNITS = {"": 1, "k": 10**3, "ki": 2**10, "m": 10**6, "mi": 2**20, "g": 10**9, "
 class CachedAccount:
     """A stored account, ready to serve: its JWT, revision, ETag, ``iat`` and ``exp`` (nothing decoded)."""
 
-    __slots__ = ("account", "jwt", "revision", "etag", "iat", "exp")
+    __slots__ = ("account", "etag", "exp", "iat", "jwt", "revision")
 
     def __init__(self, account: AccountKey, jwt: JWT, revision: int, etag: str, iat: int, exp: int) -> None:
         self.account = account

@@ -73,7 +73,8 @@ class AccountdCollector(Collector):
                                   value=service.get("cache_misses", 0))
         yield CounterMetricFamily("accountd_cache_evictions", "accounts evicted from the cache",
                                   value=service.get("cache_evictions", 0))
-        yield GaugeMetricFamily("accountd_cache_entries", "accounts in the cache", value=service.get("cache_entries", 0))
+        yield GaugeMetricFamily("accountd_cache_entries", "accounts in the cache",
+                                value=service.get("cache_entries", 0))
         yield GaugeMetricFamily("accountd_cache_bytes", "bytes the cache holds (JWTs and their overhead)",
                                 value=service.get("cache_bytes", 0))
 

@@ -1,4 +1,4 @@
-"""``accountd serve --store DIR`` on a directory other tools wrote: served at once, a bad file hurts only its account."""
+"""``serve --store DIR`` on a directory other tools wrote: served at once; a bad file hurts only its account."""
 
 from __future__ import annotations
 
