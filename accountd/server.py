@@ -92,11 +92,15 @@ class Server:
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         self.bus = Bus(settings.nats, settings.creds or None, name=settings.name) if settings.nats else None
-        self.notifier = Notifier(self.store, self.bus)
+        kv = isinstance(self.store, KVStore)
+        # KV: a change a dead instance held comes back after ack_wait (1 s); polling every 0.25 s
+        # keeps its fail-over under 2 s.
+        self.notifier = Notifier(self.store, self.bus, retry_interval=0.25 if kv else 1.0)
         self.service.on_change = self.notifier.kick
         if isinstance(self.store, KVStore):
             # Other instances write the same bucket: drop what they change from the service's cache.
             self.store.on_external_change = self.service.forget
+            self.store.on_pending = self.notifier.kick  # a backlog fetched in the background
         self.responder = Responder(self.service, name=settings.name, silent_miss=settings.lookup_miss == "silent")
         self.extras: dict[str, Any] = {}
         self.requests = RequestCounts()

@@ -139,13 +139,14 @@ class AccountService:
             raise Unavailable("error listing accounts", "store_error") from exc
         more = len(keys) > limit
         keys = keys[:limit]
-        entries = []
-        for key in keys:
+        async def one(key: str) -> CachedAccount | None:
             try:
-                entries.append(self.cache.peek(key) or await self._read(key))
-            except AccountNotFound:
-                continue
-        return entries, (keys[-1] if more and keys else None)
+                return self.cache.peek(key) or await self._read(key)
+            except AccountNotFound:  # deleted meanwhile, or a file that does not decode
+                return None
+
+        found = await asyncio.gather(*(one(key) for key in keys))  # a shared store reads them at once
+        return [e for e in found if e is not None], (keys[-1] if more and keys else None)
 
     async def walk(self, page: int = PAGE_MAX) -> AsyncIterator[list[CachedAccount]]:
         """Every stored account, a page at a time."""
