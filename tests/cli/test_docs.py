@@ -12,8 +12,7 @@ from click.testing import CliRunner
 from accountd.cli import main
 
 DOCS = Path(__file__).parent.parent.parent / "docs" / "cli.md"
-MINE = ("add", "describe", "dev", "edit", "generate", "importing", "listing", "pull", "push", "revocations",
-        "transfer")
+MINE = ("add", "describe", "dev", "edit", "generate", "importing", "listing", "pull", "push", "revocations")
 
 
 def leaves(group: click.Group = main, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
