@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -84,16 +83,6 @@ async def test_a_file_that_is_not_a_database_is_a_clear_store_error(tmp_path: Pa
     path.write_bytes(b"this is not a database\n" * 100)
     with pytest.raises(StoreError, match="not a database"):
         await SQLiteStore(path).open()
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes files whatever their mode")
-async def test_a_database_without_permission_is_a_clear_store_error(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "accounts.db")
-    await store.open()
-    await store.close()
-    (tmp_path / "accounts.db").chmod(0)
-    with pytest.raises(StoreError, match=r"permission|unable to open|readonly"):
-        await SQLiteStore(tmp_path / "accounts.db").open()
 
 
 async def test_marks_are_committed_without_a_write_of_their_own(opener: OpenStore) -> None:
