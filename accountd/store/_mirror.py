@@ -231,6 +231,7 @@ class Mirror:
         self.counters["file_errors"] += len(failed)
         if new:  # retries of the same files fail quietly
             log.warning("%s: %d JWT files not written: %s", self.files.root, len(new), failed[next(iter(new))])
+        self._progress.set()  # a writer held by backpressure looks again now that dirty shrank
         marks = [(a, r.revision) for a, r in written]
         if self._stop:
             self.store._synced += marks

@@ -660,3 +660,16 @@ async def test_every_acknowledged_write_survives_sigkill(root: Path, shard: bool
         assert int(stored.rsplit(".", 1)[1]) >= max(hot)
     finally:
         await store.close()
+
+
+async def test_a_flood_of_new_accounts_beyond_the_backpressure_bound_all_land(
+    open_store: OpenStore, root: Path, shard: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("accountd.store._mirror.MAX_DIRTY", 8)
+    store = await open_store()
+    accounts = [key(n) for n in range(300)]
+    async with asyncio.timeout(30):  # a writer held by backpressure must be woken when files land
+        await asyncio.gather(*(store.put(a, jwt(a)) for a in accounts))
+        await store.flush()
+    assert store.stats()["backpressure_waits"] >= 1
+    assert all(jwt_file(root, a, shard=shard).read_text() == jwt(a) for a in accounts)
