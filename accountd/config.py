@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from accountd.service.cache import parse_cache_size
+from accountd.service.cache import DEFAULT_CACHE_SIZE, parse_cache_size
 
 __all__ = ["ConfigError", "Settings", "load_toml", "parse_limits"]
 
@@ -38,7 +38,7 @@ class Settings:
     clock_skew: int = 0
     name: str = "accountd"
     lookup_miss: str = "empty"
-    cache_size: str = "64MiB"
+    cache_size: str = DEFAULT_CACHE_SIZE
     tls_cert: str = ""
     tls_key: str = ""
     log_level: str = "info"

@@ -46,7 +46,7 @@ def _opt(*decls: str, **kw: Any) -> Callable[[F], F]:
 @_opt("--allow-delete/--no-delete", default=None, help="Accept DELETE requests.  [default: allow]")
 @_opt("--clock-skew", type=int, help="Seconds of clock skew tolerated for exp/nbf.  [default: 0]")
 @_opt("--cache-size", help="Hot accounts kept in memory: a count (10000) or bytes (64MiB, 500MB); "
-     "0 = none.  [default: 64MiB]")
+     "0 = none.  [default: 48MiB]")
 @_opt("--name", help="Server name in $SYS.REQ replies.  [default: accountd]")
 @_opt("--lookup-miss", type=click.Choice(["empty", "silent"]),
       help="Reply to a LOOKUP of an unknown account with an empty message, or stay silent.  [default: empty]")

@@ -7,7 +7,7 @@ values in its record's ``meta`` (its JWT was validated when it was written), so 
 decodes nothing; a JWT another tool left in the store is decoded and verified once when it is
 first asked for.
 
-The cache is an LRU bounded by entries, by bytes, or both (``--cache-size 10000``, ``64MiB``).
+The cache is an LRU bounded by entries or by bytes (``--cache-size 10000``, ``64MiB``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ __all__ = [
     "DEFAULT_CACHE_SIZE", "AccountCache", "CachedAccount", "entry_of", "meta_of", "parse_cache_size", "payload",
 ]
 
-DEFAULT_CACHE_SIZE = "64MiB"
+DEFAULT_CACHE_SIZE = "48MiB"
+"""About 35,000 typical accounts; with it a million-account store stays under 150 MB RSS (BENCHMARKS.md)."""
 ENTRY_OVERHEAD = 420
 """Bytes an entry costs beyond its JWT's characters (the JWT's and the key's string objects, the
 entry, its ETag and ``iat``, the LRU's links), measured with tracemalloc on CPython 3.11."""

@@ -39,7 +39,7 @@ from accountd.types import JWT, AccountKey
 __all__ = ["Batch", "Database", "Gone", "connect"]
 
 FORMAT = 1
-READ_CACHE_KIB = 8192
+READ_CACHE_KIB = 4096
 """Page cache of the reading connection: the b-tree's inner pages stay in memory, leaves come from
 the operating system's cache (which RSS does not count)."""
 
