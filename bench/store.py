@@ -21,9 +21,10 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from accountd.store import DirectoryStore, MemoryStore, Store
+from accountd.store import DirectoryStore, MemoryStore, SQLiteStore, Store
 from accountd.types import JWT, AccountKey
 
 
@@ -78,15 +79,20 @@ def main() -> None:
     print("| store | scenario | puts/s | p50 ms | p99 ms | puts per fsync |")
     print("|---|---|---:|---:|---:|---:|")
     scenarios = [("new accounts", None), (f"updates of {args.accounts} accounts", args.accounts)]
-    for label, shard in (("memory", None), ("directory", False), ("directory, sharded", True)):
+    kinds: list[tuple[str, Callable[[Path], Store]]] = [
+        ("memory", lambda base: MemoryStore()),
+        ("sqlite", lambda base: SQLiteStore(base / "accounts.db")),
+        ("directory", lambda base: DirectoryStore(base / "jwt")),
+        ("directory, sharded", lambda base: DirectoryStore(base / "jwt", shard=True)),
+    ]
+    for label, make in kinds:
         for scenario, accounts in scenarios:
             base = Path(tempfile.mkdtemp(prefix="accountd-bench-", dir=args.dir))
             try:
-                store: Store = MemoryStore() if shard is None else DirectoryStore(base / "jwt", shard=shard)
-                r = asyncio.run(_run(store, args.puts, args.concurrency, accounts))
+                r = asyncio.run(_run(make(base), args.puts, args.concurrency, accounts))
             finally:
                 shutil.rmtree(base)
-            fsync = "—" if shard is None else f"{r['batch']:.0f}"
+            fsync = "—" if label == "memory" else f"{r['batch']:.0f}"
             print(f"| {label} | {scenario} | {r['rate']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {fsync} |")
 
 
