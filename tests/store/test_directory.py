@@ -8,17 +8,15 @@ import errno
 import os
 import re
 import shutil
-import signal
 import sqlite3
 import stat
-import subprocess
-import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from contract import A, B, C, PersistentContract, Reopen, StoreContract, jwt, key
+from storm import storm
 
 from accountd.store import DirectoryStore, Store, StoreError
 from accountd.store._files import JwtFiles
@@ -592,50 +590,8 @@ async def test_close_keeps_the_marks_when_files_cannot_be_written(
 
 # -- a real crash --------------------------------------------------------------------------------
 
-STORM = """
-import asyncio, sys
-sys.path.insert(0, sys.argv[3])
-from contract import key
-from accountd.store import DirectoryStore
-
-async def main(path, shard):
-    store = DirectoryStore(path, shard=shard)
-    await store.open()
-    hot = key("hot")
-    seq = 0
-
-    async def worker(w):
-        nonlocal seq
-        for i in range(1_000_000):
-            account = key(f"{w}-{i}")
-            await store.put(account, f"hdr.{account}.{i}")
-            print("put", account, f"hdr.{account}.{i}", flush=True)
-            if i % 5 == 0:
-                await store.delete(account, f"tok.{account}")
-                print("del", account, f"tok.{account}", flush=True)
-            seq += 1
-            n = seq
-            await store.put(hot, f"hdr.{hot}.{n}")
-            print("hot", hot, n, flush=True)
-
-    await asyncio.gather(*(worker(w) for w in range(8)))
-
-asyncio.run(main(sys.argv[1], sys.argv[2] == "1"))
-"""
-
-
 async def test_every_acknowledged_write_survives_sigkill(root: Path, shard: bool) -> None:
-    command = [sys.executable, "-c", STORM, str(root), "1" if shard else "0", str(Path(__file__).parent)]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
-        assert child.stdout is not None and child.stderr is not None
-        output = b""
-        while output.count(b"\n") < 600:  # let the storm run, then kill it mid-write
-            line = child.stdout.readline()
-            assert line, child.stderr.read().decode()
-            output += line
-        child.send_signal(signal.SIGKILL)
-        output += child.stdout.read()  # through readline's buffer: no line is lost or cut
-    acks = [line.split() for line in output.decode().splitlines(keepends=True) if line.endswith("\n")]
+    acks = storm(f"dir:{root}?shard={'true' if shard else 'false'}", lines=600)
 
     # Never a torn file: each one holds a whole value written for its own account.
     for path in root.rglob("*.jwt"):

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from contract import A, B, PersistentContract, Reopen, StoreContract, jwt, key
+from storm import storm
 
 from accountd.store import SQLiteStore, Store, StoreError, open_store
 from accountd.types import AccountKey
@@ -111,51 +109,9 @@ async def test_paging_over_50000_accounts_returns_each_key_once_sorted(opener: O
     assert await store.count() == len(seen)
 
 
-STORM = """
-import asyncio, sys
-sys.path.insert(0, sys.argv[2])
-from contract import key
-from accountd.store import SQLiteStore
-
-async def main(path):
-    store = SQLiteStore(path)
-    await store.open()
-    hot = key("hot")
-    seq = 0
-
-    async def worker(w):
-        nonlocal seq
-        for i in range(1_000_000):
-            account = key(f"{w}-{i}")
-            await store.put(account, f"hdr.{account}.{i}")
-            print("put", account, f"hdr.{account}.{i}", flush=True)
-            if i % 5 == 0:
-                await store.delete(account, f"tok.{account}")
-                print("del", account, f"tok.{account}", flush=True)
-            seq += 1
-            n = seq
-            await store.put(hot, f"hdr.{hot}.{n}")
-            print("hot", hot, n, flush=True)
-
-    await asyncio.gather(*(worker(w) for w in range(8)))
-
-asyncio.run(main(sys.argv[1]))
-"""
-
-
 async def test_sigkill_during_a_write_storm_loses_no_acknowledged_write(tmp_path: Path) -> None:
     db = tmp_path / "accounts.db"
-    command = [sys.executable, "-c", STORM, str(db), str(Path(__file__).parent)]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
-        assert child.stdout is not None and child.stderr is not None
-        output = b""
-        while output.count(b"\n") < 2000:  # let the storm run, then kill it mid-write
-            line = child.stdout.readline()
-            assert line, child.stderr.read().decode()
-            output += line
-        child.send_signal(signal.SIGKILL)
-        output += child.stdout.read()
-    acks = [line.split() for line in output.decode().splitlines(keepends=True) if line.endswith("\n")]
+    acks = storm(f"sqlite:{db}", lines=2000)
     store = SQLiteStore(db)
     await store.open()
     try:
