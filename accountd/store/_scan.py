@@ -84,6 +84,7 @@ class Scan:
                     await asyncio.gather(*(store.adopt(a, c) for a, c in found))
                 if not more:
                     break
+            store.scanned(complete=True)  # every file is in the index now; what follows only forgets
             if moved:
                 await self._reverse()
         except (StoreError, OSError) as exc:
@@ -91,7 +92,6 @@ class Scan:
             log.warning("%s: scanning the JWT files failed (served from the index): %s", store.root, exc)
         else:
             self.state = "done"
-            store.scanned(complete=True)
             if self.counters["read_files"]:
                 log.info("%s: scanned %d JWT files, read %d changed ones", store.root,
                          self.counters["scanned_files"], self.counters["read_files"])

@@ -629,3 +629,31 @@ async def test_a_flood_of_new_accounts_beyond_the_backpressure_bound_all_land(
         await store.flush()
     assert store.stats()["backpressure_waits"] >= 1
     assert all(jwt_file(root, a, shard=shard).read_text() == jwt(a) for a in accounts)
+
+
+async def test_a_first_index_stopped_after_every_file_is_in_is_not_done_again(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root.mkdir()
+    accounts = [key(n) for n in range(50)]
+    for account in accounts:
+        (root / f"{account}.jwt").write_text(jwt(account))
+
+    async def slow_reverse(self: object) -> None:  # a million accounts to look for removed files
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr("accountd.store._scan.Scan._reverse", slow_reverse)
+    store = DirectoryStore(root)
+    await store.open()
+    async with asyncio.timeout(10):
+        while not store.indexed:
+            await asyncio.sleep(0.01)
+    assert store.scan.state == "running"
+    await store.close()  # in the middle of looking for removed files: that is not indexing
+    store = DirectoryStore(root, scan=False)
+    await store.open()
+    try:
+        assert store.indexed  # else this open would read every file again, as on a first one
+        assert await store.list() == sorted(accounts)
+    finally:
+        await store.close()
