@@ -21,7 +21,8 @@ from accountd.claims import ClaimsError, Role, Trust, extract_jwt, load_seed, va
 from accountd.config import ConfigError, Settings
 from accountd.monitor import attach
 from accountd.service import AccountCache, AccountService, ManagedPolicy
-from accountd.store import KVStore, Store, StoreError, open_store
+from accountd.service.cache import describe
+from accountd.store import DirectoryStore, KVStore, Store, StoreError, open_store
 from accountd.web.app import build_app
 from accountd.web.metrics import AccountdCollector, RequestCounts
 
@@ -92,6 +93,8 @@ class Server:
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         self.bus = Bus(settings.nats, settings.creds or None, name=settings.name) if settings.nats else None
+        if isinstance(self.store, DirectoryStore):
+            self.store.describe = describe  # files other tools wrote get the meta they are served by
         kv = isinstance(self.store, KVStore)
         # KV: a change a dead instance held comes back after ack_wait (1 s); polling every 0.25 s
         # keeps its fail-over under 2 s.

@@ -18,12 +18,13 @@ import re
 from collections import OrderedDict
 from typing import Any
 
-from accountd.claims import AccountClaims, decode_account
+from accountd.claims import AccountClaims, DecodeError, decode_account
 from accountd.store import Record
 from accountd.types import JWT, AccountKey
 
 __all__ = [
-    "DEFAULT_CACHE_SIZE", "AccountCache", "CachedAccount", "entry_of", "meta_of", "parse_cache_size", "payload",
+    "DEFAULT_CACHE_SIZE", "AccountCache", "CachedAccount", "describe", "entry_of", "meta_of", "parse_cache_size",
+    "payload",
 ]
 
 DEFAULT_CACHE_SIZE = "48MiB"
@@ -88,6 +89,14 @@ def meta_of(claims: AccountClaims) -> dict[str, int | str]:
     """What a store keeps beside a JWT the service validated: enough to serve and judge it undecoded
     (read back by :func:`entry_of`)."""
     return {"iat": claims.iat, "jti": claims.jti, "exp": claims.exp}
+
+
+def describe(jwt: str) -> dict[str, int | str] | None:
+    """:func:`meta_of` a JWT another tool stored, if it decodes and its signature holds; else ``None``."""
+    try:
+        return meta_of(decode_account(jwt))
+    except DecodeError:
+        return None
 
 
 def entry_of(record: Record) -> CachedAccount:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,7 +81,7 @@ class Scan:
             while True:
                 found, more = await asyncio.to_thread(self._chunk, entries, since)
                 if found:
-                    await asyncio.gather(*(store.adopt(a, c) for a, c in found))
+                    await asyncio.gather(*(store.adopt(a, c, m) for a, c, m in found))
                 if not more:
                     break
             store.scanned(complete=True)  # every file is in the index now; what follows only forgets
@@ -102,15 +102,15 @@ class Scan:
         return any(d.stat().st_mtime_ns > since for d in self.store.files.directories())
 
     def _chunk(self, entries: Iterator[tuple[AccountKey, Path, os.stat_result]], since: int
-               ) -> tuple[list[tuple[AccountKey, str]], bool]:
-        found: list[tuple[AccountKey, str]] = []
+               ) -> tuple[list[tuple[AccountKey, str, Mapping[str, int | str] | None]], bool]:
+        found: list[tuple[AccountKey, str, Mapping[str, int | str] | None]] = []
         for n, (account, path, status) in enumerate(entries):
             self.counters["scanned_files"] += 1
             if status.st_ctime_ns > since:
                 self.counters["read_files"] += 1
                 content = self.store.files.read(path)
                 if content is not None:
-                    found.append((account, content))
+                    found.append((account, content, self.store.describe(content)))
             if n + 1 >= EXAMINE or len(found) >= ADOPT:
                 return found, True
         return found, False

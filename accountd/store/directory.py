@@ -30,11 +30,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from accountd.store._files import JWT_SUFFIX, JwtFiles, make_dirs
-from accountd.store._index import EMPTY_META
+from accountd.store._index import clean_meta
 from accountd.store._mirror import Mirror
 from accountd.store._scan import Scan
 from accountd.store._sql import Batch
@@ -60,6 +61,10 @@ class DirectoryStore(SQLiteStore):
         self.root = Path(path).absolute()
         self.shard = shard
         self.scan_on_open = scan
+        self.describe: Callable[[str], Mapping[str, int | str] | None] = lambda jwt: None
+        """The meta to keep with a JWT another tool wrote (the service's: its ``iat``, ``jti``,
+        ``exp``, so that serving it decodes nothing); ``None`` for one it cannot read. Called in
+        the scan's thread."""
         self.files = JwtFiles(self.root, shard=shard)
         super().__init__(self.root)
         self.mirror = Mirror(self)
@@ -196,22 +201,24 @@ class DirectoryStore(SQLiteStore):
             self._state_changes["indexed"] = 1
             self._wake.set()
 
-    async def adopt(self, account: AccountKey, content: str) -> Record | None:
+    async def adopt(self, account: AccountKey, content: str, meta: Mapping[str, int | str] | None = None
+                    ) -> Record | None:
         """A file another tool wrote: unless the index (or a staged change) holds the same, it wins
         as a new revision that is not pending. Returns the record now current."""
-        record, future = self._adopt(account, content)
+        record, future = self._adopt(account, content, meta)
         if future is not None:
             await future
         return record
 
-    def _adopt(self, account: AccountKey, content: str) -> tuple[Record | None, asyncio.Future[None] | None]:
+    def _adopt(self, account: AccountKey, content: str, meta: Mapping[str, int | str] | None
+               ) -> tuple[Record | None, asyncio.Future[None] | None]:
         current = self._current_indexed(account)
         if current is not None and not current.deleted and current.jwt == content:
             return current, None
         if account in self.mirror.dirty or self._state != "open":
             return current, None  # our own change is on its way to that file
         self._counts["external"] += 1
-        record = Record(account, JWT(content), self._next_revision(), False, EMPTY_META)
+        record = Record(account, JWT(content), self._next_revision(), False, clean_meta(meta))
         self.mirror.external.add((account, record.revision))
         return record, self._stage(record, pending=False)
 
@@ -239,7 +246,7 @@ class DirectoryStore(SQLiteStore):
         content = self.files.read(path) if path is not None else None
         if content is None:
             return None
-        record, future = self._adopt(account, content)
+        record, future = self._adopt(account, content, self.describe(content))
         if future is not None:
             future.add_done_callback(_consume)
         return record

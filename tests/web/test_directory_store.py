@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from accountd.claims import Role, create
+from accountd.store import DirectoryStore
 from serving import StartServer
 from world import World
 
@@ -33,3 +34,18 @@ async def test_a_nats_server_directory_is_served_and_a_corrupt_file_is_a_404_for
     assert (await api.post(good[0].pub, newer.jwt)).status == 200
     async with api.http.get(api.account_url(good[0].pub)) as r:
         assert await r.text() == newer.jwt
+
+
+async def test_files_of_other_tools_are_indexed_with_what_serving_them_needs(
+    tmp_path: Path, start_server: StartServer, world: World
+) -> None:
+    root = tmp_path / "jwt"
+    root.mkdir()
+    account = world.account("T")
+    (root / f"{account.pub}.jwt").write_text(account.jwt)
+    api = await start_server(store=str(root))
+    store = api.server.store
+    assert isinstance(store, DirectoryStore)
+    await store.scan.wait()
+    record = await store.get(account.pub)  # type: ignore[arg-type]
+    assert dict(record.meta) == {"iat": account.claims.iat, "jti": account.claims.jti, "exp": 0}
