@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import logging
 import os
 import re
@@ -19,7 +20,9 @@ from typing import cast
 
 from accountd.types import AccountKey
 
-__all__ = ["DIR_MODE", "FILE_MODE", "JwtFiles", "fsync_dir", "make_dirs", "syncfs", "write_file"]
+__all__ = [
+    "DIR_MODE", "FILE_MODE", "JwtFiles", "fsync_dir", "lock_file", "make_dirs", "syncfs", "unlock_file", "write_file",
+]
 
 log = logging.getLogger("accountd.store")
 
@@ -54,6 +57,27 @@ def make_dirs(path: Path, *, sync: bool = True) -> None:
     os.chmod(path, DIR_MODE)
     if sync:
         fsync_dir(path.parent)
+
+
+def lock_file(path: Path) -> int:
+    """Open ``path`` (created 0600) and hold an exclusive ``flock`` on it: the descriptor.
+    ``BlockingIOError`` when another process or store holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def unlock_file(fd: int) -> int:
+    """Let go of a :func:`lock_file` lock (the lock goes with the descriptor); returns -1."""
+    if fd >= 0:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    return -1
 
 
 def _write_all(fd: int, data: bytes) -> None:

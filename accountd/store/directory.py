@@ -230,10 +230,7 @@ class DirectoryStore(SQLiteStore):
                         self.root, len(gone), gone[0])
             self._counts["forgotten"] += len(gone)
             self._forgotten += gone
-            await self.flush_writer()
-
-    async def flush_writer(self) -> None:
-        await SQLiteStore.flush(self)
+            await SQLiteStore.flush(self)  # the index only: not the files, which the scan is reading
 
     # -- lookups of accounts not indexed yet -----------------------------------------------------
 

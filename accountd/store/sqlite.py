@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import contextlib
-import fcntl
 import logging
 import os
 from collections.abc import Mapping
@@ -31,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from accountd.store._files import FILE_MODE, make_dirs
+from accountd.store._files import lock_file, make_dirs, unlock_file
 from accountd.store._index import check_account, check_expect, clean_jwt, clean_meta
 from accountd.store._sql import Batch, Database, Gone
 from accountd.store.base import NotFound, Record, StoreError
@@ -142,13 +140,15 @@ class SQLiteStore:
     def _open_blocking(self) -> None:
         try:
             self._prepare()
-            self._lock()
+            self._lock_fd = lock_file(self._lock_path())
+        except BlockingIOError:
+            raise StoreError(f"{self.name} store {self.path} is in use by another process or store") from None
         except OSError as exc:
             raise StoreError(f"cannot open {self.name} store {self.path}: {exc}") from None
         try:
             self._db.open()
         except BaseException:
-            self._unlock()
+            self._lock_fd = unlock_file(self._lock_fd)
             raise
 
     async def close(self) -> None:
@@ -173,7 +173,7 @@ class SQLiteStore:
 
     def _close_blocking(self) -> None:
         self._db.close()
-        self._unlock()
+        self._lock_fd = unlock_file(self._lock_fd)
 
     async def flush(self) -> None:
         """Return once everything submitted before is committed, published marks included."""
@@ -387,22 +387,3 @@ class SQLiteStore:
         self._committed(batch)
         for op in ops:
             _settle(op.future)
-
-    # -- the lock ------------------------------------------------------------------------------
-
-    def _lock(self) -> None:
-        path = self._lock_path()
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
-        try:
-            os.fchmod(fd, FILE_MODE)
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise StoreError(f"{self.name} store {self.path} is in use by another process or store") from None
-        self._lock_fd = fd
-
-    def _unlock(self) -> None:
-        if self._lock_fd >= 0:
-            with contextlib.suppress(OSError):  # the lock goes with the descriptor either way
-                os.close(self._lock_fd)
-            self._lock_fd = -1
