@@ -62,7 +62,7 @@ def _where(store: Store) -> str:
 
 
 def _paths(root: Path) -> Iterator[Path]:
-    for _, path, _ in JwtFiles(root, shard=False).entries():
+    for path in JwtFiles(root, shard=False).entries():
         yield path
 
 

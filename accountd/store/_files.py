@@ -32,6 +32,7 @@ JWT_SUFFIX = ".jwt"
 DELETED_SUFFIX = ".jwt.deleted"
 TEMP_SUFFIX = ".tmp"
 _ACCOUNT_FILE = re.compile(r"A[A-Z2-7]{55}\.jwt")
+HEARTBEAT = 512
 
 
 def fsync_dir(path: Path) -> None:
@@ -133,6 +134,8 @@ class JwtFiles:
     def __init__(self, root: Path, *, shard: bool) -> None:
         self.root = root
         self.shard = shard
+        self.seen = 0
+        """Account files looked at by :meth:`changed`."""
         self.elsewhere: dict[AccountKey, Path] = {}
         """Accounts that also have a file in the other layout: moved on their next write."""
         self._dirs: set[Path] = {root}
@@ -142,29 +145,52 @@ class JwtFiles:
             return self.root / account[-2:] / f"{account}{JWT_SUFFIX}"
         return self.root / f"{account}{JWT_SUFFIX}"
 
-    def entries(self) -> Iterator[tuple[AccountKey, Path, os.stat_result]]:
-        """Every ``<PUB>.jwt`` in either layout with its ``stat``, streamed (a million files are
-        never listed in memory); removes our stale temp files.
+    def changed(self, since_ns: int) -> Iterator[tuple[AccountKey, Path] | None]:
+        """``(account, path)`` of every ``<PUB>.jwt``, in either layout, whose status changed after
+        ``since_ns`` (``st_ctime``), streamed: a million files are never listed in memory. ``None``
+        every :data:`HEARTBEAT` files looked at, so that a caller can pause or stop. Removes our
+        stale temp files; counts the files looked at in :attr:`seen`.
 
         When an account has a file in the other layout as well as in the configured one, only the
         configured one is yielded and the other is removed on the account's next write; a file in
         the other layout alone is yielded and moved on its next write.
         """
         for directory, sharded in self._directories():
-            for entry in self._scandir(directory):
-                account = AccountKey(entry.name[: -len(JWT_SUFFIX)])
-                if sharded and entry.name[-len(JWT_SUFFIX) - 2 : -len(JWT_SUFFIX)] != directory.name:
-                    continue
-                path = Path(entry.path)
-                if sharded != self.shard:
-                    if self.path(account).exists():
-                        self.elsewhere[account] = path
+            other_layout = sharded != self.shard
+            try:
+                it = os.scandir(directory)
+            except FileNotFoundError:
+                continue
+            with it:
+                for n, entry in enumerate(it):
+                    if n % HEARTBEAT == 0:
+                        yield None
+                    name = entry.name
+                    if not name.endswith(JWT_SUFFIX):
+                        if name.endswith(JWT_SUFFIX + TEMP_SUFFIX):
+                            with contextlib.suppress(FileNotFoundError):
+                                os.unlink(entry.path)
                         continue
-                    self.elsewhere[account] = path
-                try:
-                    yield account, path, entry.stat(follow_symlinks=True)
-                except FileNotFoundError:
-                    continue
+                    if not _ACCOUNT_FILE.fullmatch(name) or (sharded and name[-6:-4] != directory.name):
+                        continue
+                    self.seen += 1
+                    account = AccountKey(name[: -len(JWT_SUFFIX)])
+                    if other_layout:
+                        self.elsewhere[account] = Path(entry.path)
+                        if self.path(account).exists():
+                            continue
+                    try:
+                        if entry.stat().st_ctime_ns <= since_ns:
+                            continue
+                    except FileNotFoundError:
+                        continue
+                    yield account, Path(entry.path)
+
+    def entries(self) -> Iterator[Path]:
+        """The path of every ``<PUB>.jwt`` (see :meth:`changed`)."""
+        for item in self.changed(-1):
+            if item is not None:
+                yield item[1]
 
     def directories(self) -> list[Path]:
         """The root and its shard directories."""
@@ -227,22 +253,6 @@ class JwtFiles:
                     os.replace(path, path.with_name(path.name[: -len(JWT_SUFFIX)] + DELETED_SUFFIX))
                 except FileNotFoundError:
                     pass
-
-    @staticmethod
-    def _scandir(directory: Path) -> Iterator[os.DirEntry[str]]:
-        """The account files of ``directory``; unrelated names are skipped, stale temp files removed."""
-        try:
-            it = os.scandir(directory)
-        except FileNotFoundError:
-            return
-        with it:
-            for entry in it:
-                name = entry.name
-                if name.endswith(JWT_SUFFIX + TEMP_SUFFIX):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(entry.path)
-                elif name.endswith(JWT_SUFFIX) and _ACCOUNT_FILE.fullmatch(name):
-                    yield entry
 
     def _read(self, path: Path) -> str | None:
         try:

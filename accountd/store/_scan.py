@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,8 +32,8 @@ log = logging.getLogger("accountd.store")
 
 MARGIN_NS = 2_000_000_000
 """Files changed this long before the last recorded ``syncfs`` are read too (clock granularity)."""
-EXAMINE = 4096
-"""Directory entries looked at per call in the thread."""
+SLICE = 0.05
+"""Seconds of work per call in the thread, between which the event loop runs."""
 ADOPT = 512
 """Files read per call at most (then adopted in one batch)."""
 PAGE = 1000
@@ -46,13 +46,17 @@ class Scan:
         self.done = asyncio.Event()
         self.counters = {"scanned_files": 0, "read_files": 0}
         self.state = "idle"
+        self._halt = False
 
     def start(self) -> None:
+        self._halt = False
+        self.store.files.seen = 0
         self.done = asyncio.Event()
         self.state = "running"
         self._task = asyncio.create_task(self._run(), name=f"accountd-scan:{self.store.root}")
 
     async def stop(self) -> None:
+        self._halt = True  # a chunk running in the thread returns at its next heartbeat
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -77,7 +81,7 @@ class Scan:
         since = 0 if full or not synced else synced - MARGIN_NS
         try:
             moved = full or await asyncio.to_thread(self._directories_changed, since)
-            entries = store.files.entries()
+            entries = store.files.changed(since)
             while True:
                 found, more = await asyncio.to_thread(self._chunk, entries, since)
                 if found:
@@ -101,19 +105,32 @@ class Scan:
     def _directories_changed(self, since: int) -> bool:
         return any(d.stat().st_mtime_ns > since for d in self.store.files.directories())
 
-    def _chunk(self, entries: Iterator[tuple[AccountKey, Path, os.stat_result]], since: int
+    def _chunk(self, entries: Iterator[tuple[AccountKey, Path] | None], since: int
                ) -> tuple[list[tuple[AccountKey, str, Mapping[str, int | str] | None]], bool]:
+        """In the thread: read (and describe) the next changed files, for at most :data:`SLICE`
+        seconds; whether there may be more."""
         found: list[tuple[AccountKey, str, Mapping[str, int | str] | None]] = []
-        for n, (account, path, status) in enumerate(entries):
-            self.counters["scanned_files"] += 1
-            if status.st_ctime_ns > since:
-                self.counters["read_files"] += 1
-                content = self.store.files.read(path)
-                if content is not None:
-                    found.append((account, content, self.store.describe(content)))
-            if n + 1 >= EXAMINE or len(found) >= ADOPT:
+        deadline = time.monotonic() + SLICE
+        for item in entries:
+            if item is None:  # every few hundred files: give the event loop the GIL, maybe stop
+                time.sleep(0)
+                if time.monotonic() > deadline or self._halt:
+                    self._sync_counters()
+                    return found, not self._halt
+                continue
+            account, path = item
+            self.counters["read_files"] += 1
+            content = self.store.files.read(path)
+            if content is not None:
+                found.append((account, content, self.store.describe(content)))
+            if len(found) >= ADOPT:
+                self._sync_counters()
                 return found, True
+        self._sync_counters()
         return found, False
+
+    def _sync_counters(self) -> None:
+        self.counters["scanned_files"] = self.store.files.seen
 
     def _missing(self, accounts: list[AccountKey]) -> list[AccountKey]:
         return [a for a in accounts if self.store.files.locate(a) is None]
