@@ -62,8 +62,7 @@ def _where(store: Store) -> str:
 
 
 def _paths(root: Path) -> Iterator[Path]:
-    for path in JwtFiles(root, shard=False).entries():
-        yield path
+    return JwtFiles(root, shard=False).entries()
 
 
 def _decode_chunk(args: tuple[list[str], tuple[str, ...]]) -> list[tuple[str, str, str, dict[str, int | str] | None]]:

@@ -77,7 +77,8 @@ class Mirror:
             raise StoreError(f"directory store {self.files.root}: {exc}") from exc
         marks = [(r.account, r.revision) for r in records]
         self.synced_ns = started
-        self.store._db.commit(Batch([], [], marks, [], {"synced_ns": started}))
+        # closed_ns 0 until a clean close: after a crash the scan compares with synced_ns instead.
+        self.store._db.commit(Batch([], [], marks, [], {"synced_ns": started, "closed_ns": 0}))
 
     def start(self) -> None:
         self.dirty.clear()

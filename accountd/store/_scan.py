@@ -5,9 +5,10 @@ the store recorded — every file, on a directory never indexed — is read; whe
 the index it is adopted (:meth:`DirectoryStore.adopt`). The directory is streamed, a chunk per
 call in a worker thread, so a million files cost constant memory and the event loop stays free.
 
-Reverse pass, only when a directory itself changed since then (a file was added, removed or
-renamed) or on the first index: the live accounts are paged through and those whose file is gone
-are forgotten.
+Reverse pass, only when a directory itself changed while accountd was stopped (a file was added,
+removed or renamed), or on a first index over accounts an interrupted one left: the live accounts
+are paged through and those whose file is gone are forgotten. A routine scan (not a first index)
+pauses between its slices, so that it takes at most half of the interpreter from the event loop.
 """
 
 from __future__ import annotations
@@ -77,10 +78,16 @@ class Scan:
     async def _run(self) -> None:
         store = self.store
         full = not store.indexed
-        synced = int(store._db.state.get("synced_ns") or 0)
+        state = store._db.state
+        synced = int(state.get("synced_ns") or 0)
+        closed = int(state.get("closed_ns") or 0)  # 0: never closed cleanly (or never opened)
         since = 0 if full or not synced else synced - MARGIN_NS
+        held = store._db.counters["records"] + store._db.counters["tombstones"]
         try:
-            moved = full or await asyncio.to_thread(self._directories_changed, since)
+            if full:  # a removed file matters only if the index held accounts before this scan
+                moved = held > 0
+            else:  # a directory changed while accountd was stopped: files were added or removed
+                moved = await asyncio.to_thread(self._directories_changed, (closed or synced) - MARGIN_NS)
             entries = store.files.changed(since)
             while True:
                 found, more = await asyncio.to_thread(self._chunk, entries, since)
@@ -88,6 +95,8 @@ class Scan:
                     await asyncio.gather(*(store.adopt(a, c, m) for a, c, m in found))
                 if not more:
                     break
+                if not full:  # a routine check: take at most half of the GIL from the event loop
+                    await asyncio.sleep(SLICE)
             store.scanned(complete=True)  # every file is in the index now; what follows only forgets
             if moved:
                 await self._reverse()

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -141,7 +142,8 @@ class DirectoryStore(SQLiteStore):
         await self.scan.stop()
         await self.mirror.stop()
         # The last batch: the marks of the files the mirror made durable, and when they were.
-        batch = Batch([], list(self._marks.items()), self._synced, [], {"synced_ns": self.mirror.synced_ns})
+        state = {"synced_ns": self.mirror.synced_ns, "closed_ns": time.time_ns()}
+        batch = Batch([], list(self._marks.items()), self._synced, [], state)
         if self._broken is None:
             try:
                 await self._in_thread(self._db.commit, batch)

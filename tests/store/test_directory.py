@@ -634,7 +634,12 @@ async def test_a_flood_of_new_accounts_beyond_the_backpressure_bound_all_land(
 async def test_a_first_index_stopped_after_every_file_is_in_is_not_done_again(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root.mkdir()
+    store = DirectoryStore(root)  # an index holding an account, as an interrupted first index leaves it
+    await store.open()
+    await store.put(A, jwt(A))
+    await store.close()
+    with contextlib.closing(sqlite3.connect(root / ".accountd" / "index.db")) as db, db:
+        db.execute("DELETE FROM state WHERE name = 'indexed'")
     accounts = [key(n) for n in range(50)]
     for account in accounts:
         (root / f"{account}.jwt").write_text(jwt(account))
@@ -654,6 +659,6 @@ async def test_a_first_index_stopped_after_every_file_is_in_is_not_done_again(
     await store.open()
     try:
         assert store.indexed  # else this open would read every file again, as on a first one
-        assert await store.list() == sorted(accounts)
+        assert await store.list() == sorted([*accounts, A])
     finally:
         await store.close()
