@@ -9,7 +9,7 @@
     ├── StaleJWT          409        an older iat than the stored JWT (no rollback)
     ├── TooLarge          413        body over 1 MiB
     ├── Unavailable       500        the store failed ("error saving JWT")
-    └── NotSupported      501        "lookup by jti is no longer supported"
+    └── NotSupported      501        a feature accountd does not have (none today: ?jti= is a 400)
 
 Each is converted to a response in exactly one place per transport
 (:mod:`accountd.http.errors`, :mod:`accountd.bus.responder`).

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from accountd.bus.notifier import Notifier
 from accountd.claims import decode_unverified, is_account_key
-from accountd.errors import AccountNotFound, BadRequest, NotSupported, TooLarge
+from accountd.errors import AccountNotFound, BadRequest, TooLarge
 from accountd.service import AccountService, CachedAccount
 
 __all__ = ["MAX_BODY", "AccountsAPI", "etag_matches", "is_true"]
@@ -150,7 +150,8 @@ class AccountsAPI:
     async def _get_with_flags(self, request: web.Request, pub: str, entry: CachedAccount | None) -> web.Response:
         query = request.query
         if "jti" in query:
-            raise NotSupported("lookup by jti is no longer supported")
+            # The original answered 501, a 5xx for what is the client's mistake.
+            raise BadRequest("lookup by jti is not supported: GET the account by its public key", "jti_unsupported")
         if entry is None:
             entry = await self.service.load(self._key(request))
         headers = {"ETag": entry.etag}

@@ -103,11 +103,11 @@ async def test_check_flag_hides_expired_account_but_plain_get_serves_it(api: Run
         assert r.status == 200
 
 
-async def test_lookup_by_jti_is_501(api: Running) -> None:
+async def test_lookup_by_jti_is_a_400_with_its_reason(api: Running) -> None:
     a = api.world.account("A")
     async with api.http.get(api.account_url(a.pub) + "?jti=X") as r:
-        assert r.status == 501
-        assert await r.text() == "lookup by jti is no longer supported\n"
+        assert r.status == 400
+        assert await r.text() == "lookup by jti is not supported: GET the account by its public key\n"
 
 
 async def test_post_garbage_is_bad_jwt(api: Running) -> None:
