@@ -223,13 +223,17 @@ class JwtFiles:
     def read(self, path: Path) -> str | None:
         """The stripped content of ``path``; ``None`` if it is gone, empty or not UTF-8 text."""
         try:
-            return self._read(path)
+            content = path.read_bytes().decode().strip()
         except FileNotFoundError:
             return None
+        except UnicodeDecodeError:
+            log.warning("ignoring %s: not UTF-8 text", path)
+            return None
+        return content or None
 
     def write(self, account: AccountKey, jwt: str) -> None:
-        """Write the live JWT (no fsync, of the file or of a new shard directory: the store's log is
-        authoritative until a checkpoint, whose ``syncfs`` makes both durable)."""
+        """Write the live JWT (no fsync, of the file or of a new shard directory: the store's index is
+        authoritative until the file writer's ``syncfs`` makes both durable)."""
         path = self.path(account)
         if path.parent not in self._dirs:
             make_dirs(path.parent, sync=False)
@@ -253,11 +257,3 @@ class JwtFiles:
                     os.replace(path, path.with_name(path.name[: -len(JWT_SUFFIX)] + DELETED_SUFFIX))
                 except FileNotFoundError:
                     pass
-
-    def _read(self, path: Path) -> str | None:
-        try:
-            content = path.read_bytes().decode().strip()
-        except UnicodeDecodeError:
-            log.warning("ignoring %s: not UTF-8 text", path)
-            return None
-        return content or None

@@ -233,11 +233,7 @@ class Mirror:
         if new:  # retries of the same files fail quietly
             log.warning("%s: %d JWT files not written: %s", self.files.root, len(new), failed[next(iter(new))])
         self._progress.set()  # a writer held by backpressure looks again now that dirty shrank
-        marks = [(a, r.revision) for a, r in written]
-        if self._stop:
-            self.store._synced += marks
-        else:
-            self.store.synced(marks)
+        self.store.synced([(a, r.revision) for a, r in written])
         return bool(failed)
 
     def _write(self, records: list[Record]) -> dict[AccountKey, str]:

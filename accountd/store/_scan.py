@@ -141,7 +141,7 @@ class Scan:
     def _sync_counters(self) -> None:
         self.counters["scanned_files"] = self.store.files.seen
 
-    def _missing(self, accounts: list[AccountKey]) -> list[AccountKey]:
+    def _without_file(self, accounts: list[AccountKey]) -> list[AccountKey]:
         return [a for a in accounts if self.store.files.locate(a) is None]
 
     async def _reverse(self) -> None:
@@ -150,7 +150,7 @@ class Scan:
             page = await self.store.list(after=after, limit=PAGE)
             if not page:
                 return
-            missing = await asyncio.to_thread(self._missing, page)
+            missing = await asyncio.to_thread(self._without_file, page)
             if missing:
                 await self.store.forget(missing)
             after = page[-1]

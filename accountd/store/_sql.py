@@ -36,7 +36,7 @@ from accountd.store._index import EMPTY_META
 from accountd.store.base import Record, StoreError
 from accountd.types import JWT, AccountKey
 
-__all__ = ["Batch", "Database", "Gone", "connect"]
+__all__ = ["Batch", "Damaged", "Database", "Gone", "connect"]
 
 FORMAT = 1
 READ_CACHE_KIB = 4096
@@ -98,6 +98,10 @@ class Gone(StoreError):
     """The database file was removed or replaced while open: nothing can be written any more."""
 
 
+class Damaged(StoreError):
+    """The file is not a database, or a damaged one."""
+
+
 @dataclass(slots=True)
 class Batch:
     """One group commit: changes (with whether each is pending and dirty), marks to clear."""
@@ -154,7 +158,8 @@ class Database:
             self._identity = self._stat()
         except (sqlite3.Error, OSError) as exc:
             self.close()
-            raise StoreError(f"cannot open {self.path}: {exc}{_hint(exc)}") from None
+            error = Damaged if isinstance(exc, sqlite3.DatabaseError) and _damaged(exc) else StoreError
+            raise error(f"cannot open {self.path}: {exc}{_hint(exc)}") from None
         except BaseException:
             self.close()
             raise
@@ -195,17 +200,17 @@ class Database:
         return [AccountKey(k) for (k,) in self._query(sql, args)]
 
     def pending(self, limit: int | None) -> list[Record]:
-        sql = ("SELECT account, revision, deleted, jwt, meta FROM accounts INDEXED BY accounts_pending "
-               "WHERE pending = 1 ORDER BY account")
-        args: list[Any] = []
+        sql = "INDEXED BY accounts_pending WHERE pending = 1 ORDER BY account"
         if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        return [Record(AccountKey(a), JWT(j), r, bool(d), _meta(m)) for a, r, d, j, m in self._query(sql, args)]
+            return self._records(sql + " LIMIT ?", [limit])
+        return self._records(sql, [])
 
     def dirty(self) -> list[Record]:
-        sql = "SELECT account, revision, deleted, jwt, meta FROM accounts INDEXED BY accounts_dirty WHERE dirty = 1"
-        return [Record(AccountKey(a), JWT(j), r, bool(d), _meta(m)) for a, r, d, j, m in self._query(sql, [])]
+        return self._records("INDEXED BY accounts_dirty WHERE dirty = 1", [])
+
+    def _records(self, where: str, args: list[Any]) -> list[Record]:
+        sql = f"SELECT account, revision, deleted, jwt, meta FROM accounts {where}"
+        return [Record(AccountKey(a), JWT(j), r, bool(d), _meta(m)) for a, r, d, j, m in self._query(sql, args)]
 
     def _query(self, sql: str, args: list[Any]) -> list[Any]:
         try:
@@ -277,9 +282,14 @@ class Database:
                 counters["pending"] -= int(old[1])
 
 
+def _damaged(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text
+
+
 def _hint(exc: Exception) -> str:
     text = str(exc).lower()
-    if "not a database" in text or "malformed" in text:
+    if _damaged(exc):
         return " (the file is damaged or is not an accountd database)"
     if "readonly" in text or "unable to open" in text:
         return " (check the permissions of the file and its directory)"

@@ -35,11 +35,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from accountd.store._files import JWT_SUFFIX, JwtFiles, make_dirs
+from accountd.store._files import DELETED_SUFFIX, JWT_SUFFIX, TEMP_SUFFIX, JwtFiles, make_dirs
 from accountd.store._index import clean_meta
 from accountd.store._mirror import Mirror
 from accountd.store._scan import Scan
-from accountd.store._sql import Batch
+from accountd.store._sql import Batch, Damaged
 from accountd.store.base import Record, StoreError
 from accountd.store.sqlite import SQLiteStore
 from accountd.types import JWT, AccountKey
@@ -109,7 +109,8 @@ class DirectoryStore(SQLiteStore):
                 if n >= PEEK:
                     break
                 name = entry.name
-                if name.startswith(".") or name.endswith((JWT_SUFFIX, ".jwt.deleted", ".jwt.tmp")) or len(name) == 2:
+                ours = name.endswith((JWT_SUFFIX, DELETED_SUFFIX, JWT_SUFFIX + TEMP_SUFFIX))
+                if ours or name.startswith(".") or len(name) == 2:
                     return
                 others += 1
         if others:
@@ -120,11 +121,9 @@ class DirectoryStore(SQLiteStore):
     def _open_blocking(self) -> None:
         try:
             super()._open_blocking()
-        except StoreError as exc:
-            if "not a database" not in str(exc) and "malformed" not in str(exc):
-                raise
-            raise StoreError(f"{exc}; to rebuild the index from the .jwt files, stop accountd and move "
-                             f"{self._database_path()} away (pending notifications and deletions are lost)") from None
+        except Damaged as exc:
+            raise Damaged(f"{exc}; to rebuild the index from the .jwt files, stop accountd and move "
+                          f"{self._database_path()} away (pending notifications and deletions are lost)") from None
         try:
             self.mirror.recover()
         except BaseException:
@@ -249,13 +248,6 @@ class DirectoryStore(SQLiteStore):
         if future is not None:
             future.add_done_callback(_consume)
         return record
-
-    def _current_indexed(self, account: AccountKey) -> Record | None:
-        staged = self._staged.get(account)
-        if staged is not None:
-            return staged
-        found = self._db.row(account)
-        return found[0] if found is not None else None
 
     def stats(self) -> dict[str, int | str]:
         return {

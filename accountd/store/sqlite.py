@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from accountd.store._files import lock_file, make_dirs, unlock_file
 from accountd.store._index import check_account, check_expect, clean_jwt, clean_meta
@@ -38,8 +38,6 @@ from accountd.types import JWT, AccountKey
 __all__ = ["SQLiteStore"]
 
 log = logging.getLogger("accountd.store")
-
-T = TypeVar("T")
 
 MAX_BATCH = 4096
 """Changes per transaction at most; the rest wait for the next one."""
@@ -178,21 +176,16 @@ class SQLiteStore:
     async def flush(self) -> None:
         """Return once everything submitted before is committed, published marks included."""
         self._writable()
-        await self._submit(_Op())
+        await self._enqueue(_Op())
 
     async def check(self) -> None:
         self._writable()
         await self._in_thread(self._probe)
 
     def _probe(self) -> None:
-        try:
-            self._db.row(AccountKey("A" + "A" * 55), self._db.writer)
-            if not self._db.is_ours():
-                raise StoreError(f"{self._database_path()} was removed or replaced; restart accountd")
-        except StoreError:
-            raise
-        except OSError as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
+        self._db.row(AccountKey("A" + "A" * 55), self._db.writer)
+        if not self._db.is_ours():
+            raise StoreError(f"{self._database_path()} was removed or replaced; restart accountd")
 
     # -- reads: committed state ------------------------------------------------------------------
 
@@ -302,11 +295,17 @@ class SQLiteStore:
         return self._revision
 
     def _current(self, account: AccountKey) -> Record | None:
+        """What a write builds on: the staged change, else the committed record, else :meth:`_missing`'s."""
+        current = self._current_indexed(account)
+        return current if current is not None else self._missing(account)
+
+    def _current_indexed(self, account: AccountKey) -> Record | None:
+        """The staged change of ``account``, else its committed record (never :meth:`_missing`)."""
         staged = self._staged.get(account)
         if staged is not None:
             return staged
         found = self._db.row(account)
-        return found[0] if found is not None else self._missing(account)
+        return found[0] if found is not None else None
 
     async def _change(self, record: Record, *, pending: bool) -> Record:
         await self._stage(record, pending=pending)
@@ -315,17 +314,14 @@ class SQLiteStore:
     def _stage(self, record: Record, *, pending: bool) -> asyncio.Future[None]:
         """Make ``record`` the current one for writers and queue it; settled once committed."""
         self._staged[record.account] = record
-        op = _Op(record, pending, asyncio.get_running_loop().create_future())
-        self._queue.append(op)
-        self._wake.set()
-        assert op.future is not None
-        return op.future
+        return self._enqueue(_Op(record, pending))
 
-    async def _submit(self, op: _Op) -> None:
+    def _enqueue(self, op: _Op) -> asyncio.Future[None]:
+        """Hand ``op`` to the writer; the future is settled once its batch is committed (or failed)."""
         op.future = asyncio.get_running_loop().create_future()
         self._queue.append(op)
         self._wake.set()
-        await op.future
+        return op.future
 
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
         assert self._executor is not None
