@@ -1,13 +1,11 @@
 """``/jwt/v1``: the nats-account-server API, kept path for path, with accountd's fixes (SPEC §6).
 
-GETs are served from the service's in-memory index with pre-encoded bodies, so the hot path is
-a dict lookup and a response object.
+GETs are served from the service's bounded cache of hot accounts, so the hot path is a dict lookup
+and a response object; a miss is one store lookup.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import Any, Final
 
 from aiohttp import web
@@ -16,6 +14,7 @@ from accountd.bus.notifier import Notifier
 from accountd.claims import decode_unverified, is_account_key
 from accountd.errors import AccountNotFound, BadRequest, TooLarge
 from accountd.service import AccountService, CachedAccount
+from accountd.service.cache import segment
 
 __all__ = ["MAX_BODY", "AccountsAPI", "etag_matches", "is_true"]
 
@@ -63,22 +62,17 @@ async def read_body(request: web.Request) -> bytes:
     return b"".join(chunks)
 
 
-def _segment(part: str) -> Any:
-    raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-    return json.loads(raw)
-
-
 def decoded_view(token: str) -> dict[str, Any]:
     """``?decode=true``: valid JSON (the original's view was not), import tokens decoded."""
     header, payload, signature = token.split(".")
-    claims = _segment(payload)
+    claims = segment(payload)
     for imp in claims.get("nats", {}).get("imports") or []:
         if isinstance(imp, dict) and isinstance(imp.get("token"), str):
             try:
                 imp["token"] = decode_unverified(imp["token"]).to_go()
             except ValueError:
                 pass  # not a JWT: shown as it is
-    return {"header": _segment(header), "claims": claims, "signature": signature}
+    return {"header": segment(header), "claims": claims, "signature": signature}
 
 
 class AccountsAPI:
