@@ -272,7 +272,7 @@ class AccountService:
             stored = cached if cached and cached.revision == current.revision else entry_of(current)
         except DecodeError:
             return  # an undecodable stored file is overwritten, as nats-server does
-        if claims.iat < stored.iat and claims.jti != stored.jti:
+        if stored.is_newer_than(claims.iat, claims.jti):
             self.counters["stale"] += 1
             raise StaleJWT(f"stale JWT: iat {claims.iat} is older than stored iat {stored.iat}")
 

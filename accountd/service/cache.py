@@ -73,6 +73,11 @@ class CachedAccount:
         return {"account": self.account, "name": str(claims.get("name") or ""),
                 "iss": str(claims.get("iss") or ""), "iat": self.iat, "exp": self.exp, "jti": self.jti}
 
+    def is_newer_than(self, iat: int, jti: str) -> bool:
+        """Whether this stored JWT wins over another one of this account (newest ``iat`` wins; an
+        equal ``iat`` is accepted, as nats-server's save-if-newer does)."""
+        return iat < self.iat and jti != self.jti
+
     @property
     def size(self) -> int:
         return len(self.jwt) + ENTRY_OVERHEAD

@@ -135,7 +135,7 @@ async def _store_one(store: Store, result: Transfer, path: str, account: str, te
             held = entry_of(current)
         except DecodeError:
             held = None
-        if held is not None and held.iat > int(meta["iat"]):
+        if held is not None and held.is_newer_than(int(meta["iat"]), str(meta["jti"])):
             result.stale += 1
             return
     await store.put(key, JWT(text), meta=meta, publish=False)
