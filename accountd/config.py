@@ -41,16 +41,25 @@ class Settings:
     cache_size: str = DEFAULT_CACHE_SIZE
     tls_cert: str = ""
     tls_key: str = ""
+    tls_client_ca: str = ""
+    admin_token_file: str = ""
+    admin_listen: str = ""
+    cors_origin: list[str] = field(default_factory=list)
+    write_rate: float = 100.0
+    write_burst: int = 1000
+    max_connections: int = 1024
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    nats_tls_ca: str = ""
+    nats_tls_cert: str = ""
+    nats_tls_key: str = ""
     log_level: str = "info"
     log_format: str = "text"
     public_url: str = ""
 
     @property
     def host_port(self) -> tuple[str, int]:
-        host, sep, port = self.listen.rpartition(":")
-        if not sep or not port.isdigit():
-            raise ConfigError(f"--listen must be HOST:PORT, got {self.listen!r}")
-        return (host.strip("[]") or "0.0.0.0"), int(port)
+        return _host_port(self.listen, "--listen")
 
     def check(self) -> None:
         if not self.operator:
@@ -59,6 +68,16 @@ class Settings:
             raise ConfigError("no store configured: pass --store DIR, --store memory: or --store nats-kv://BUCKET")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("--tls-cert and --tls-key go together")
+        if self.tls_client_ca and not self.tls_cert:
+            raise ConfigError("--tls-client-ca needs --tls-cert and --tls-key (client certificates need TLS)")
+        if bool(self.nats_tls_cert) != bool(self.nats_tls_key):
+            raise ConfigError("--nats-tls-cert and --nats-tls-key go together")
+        if self.write_rate < 0 or self.write_burst < 1:
+            raise ConfigError("--write-rate must be >= 0 (0 = no limit) and --write-burst >= 1")
+        if self.max_connections < 1:
+            raise ConfigError("--max-connections must be >= 1")
+        if self.header_timeout <= 0 or self.body_timeout <= 0:
+            raise ConfigError("--header-timeout and --body-timeout must be > 0 seconds")
         if self.lookup_miss not in ("empty", "silent"):
             raise ConfigError("--lookup-miss must be 'empty' or 'silent'")
         try:
@@ -68,15 +87,24 @@ class Settings:
         if self.log_format not in ("text", "json"):
             raise ConfigError("--log-format must be 'text' or 'json'")
         self.host_port  # noqa: B018 - validates
+        if self.admin_listen:
+            _host_port(self.admin_listen, "--admin-listen")
 
     def public(self) -> dict[str, Any]:
         """The settings with secrets masked (for ``/-/config``)."""
         doc = dataclasses.asdict(self)
         doc["nats"] = [_mask_url(u) for u in self.nats]
-        for key in ("creds", "signing_key", "tls_key"):
+        for key in ("creds", "signing_key", "tls_key", "admin_token_file", "nats_tls_key"):
             if doc[key]:
                 doc[key] = f"{doc[key]} (contents not shown)"
         return doc
+
+
+def _host_port(text: str, option: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"{option} must be HOST:PORT, got {text!r}")
+    return (host.strip("[]") or "0.0.0.0"), int(port)
 
 
 def _mask_url(url: str) -> str:
@@ -115,6 +143,7 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     unknown = sorted(set(table) - known - {"serve"})
     if unknown:
         raise ConfigError(f"config file {path}: unknown settings {', '.join(unknown)}")
-    if isinstance(table.get("nats"), str):
-        table["nats"] = [u.strip() for u in table["nats"].split(",") if u.strip()]
+    for key in ("nats", "cors_origin"):
+        if isinstance(table.get(key), str):
+            table[key] = [u.strip() for u in table[key].split(",") if u.strip()]
     return {k: v for k, v in table.items() if k in known}

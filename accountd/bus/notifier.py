@@ -18,6 +18,7 @@ from typing import Any
 from accountd.bus.connection import Bus
 from accountd.bus.subjects import CLAIMS_DELETE, claims_update
 from accountd.errors import Unavailable
+from accountd.natsclient import flushed
 from accountd.store import Record, Store, StoreError
 
 __all__ = ["Notifier"]
@@ -108,7 +109,7 @@ class Notifier:
             else:
                 await nc.publish(claims_update(record.account), record.jwt.encode())
         try:
-            await nc.flush(timeout=5)
+            await flushed(nc, timeout=5)
         except Exception as exc:
             self.failures += 1
             log.warning("NATS flush failed, %d updates stay pending: %s", len(pending), exc)

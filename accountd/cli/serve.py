@@ -53,6 +53,22 @@ def _opt(*decls: str, **kw: Any) -> Callable[[F], F]:
 @_opt("--public-url", help="Base URL nats-servers use to reach this server (for the logged resolver line).")
 @_opt("--tls-cert", help="TLS certificate (PEM).")
 @_opt("--tls-key", help="TLS private key (PEM).")
+@_opt("--tls-client-ca", help="CA bundle (PEM): admin routes also accept a client certificate it signed (mTLS).")
+@_opt("--admin-token-file", help="Admin bearer tokens, one per line (several for rotation); re-read on SIGHUP. "
+      "Without it (and without --tls-client-ca) admin routes answer loopback clients only.")
+@_opt("--admin-listen", help="HOST:PORT of a separate listener for the admin routes (then absent from --listen).")
+@_opt("--cors-origin", multiple=True, help="Origin allowed to read public routes from a browser (repeatable).  "
+      "[default: any, as the original]")
+@_opt("--write-rate", type=float, help="POST/DELETE (and NATS updates) per second per client; 0 = no limit.  "
+      "[default: 100]")
+@_opt("--write-burst", type=int, help="Writes a client may send at once before --write-rate applies.  "
+      "[default: 1000]")
+@_opt("--max-connections", type=int, help="Open HTTP connections at most.  [default: 1024]")
+@_opt("--header-timeout", type=float, help="Seconds a client has to send its request headers.  [default: 10]")
+@_opt("--body-timeout", type=float, help="Seconds a client has to send its request body.  [default: 30]")
+@_opt("--nats-tls-ca", help="CA bundle (PEM) to verify the NATS servers (tls:// URLs).")
+@_opt("--nats-tls-cert", help="Client certificate (PEM) for NATS servers that verify clients.")
+@_opt("--nats-tls-key", help="Private key (PEM) of --nats-tls-cert.")
 @_opt("--log-level", type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
       help="Log level.  [default: info]")
 @_opt("--log-format", type=click.Choice(["text", "json"]), help="Log format.  [default: text]")
@@ -88,9 +104,17 @@ def _settings(ctx: click.Context, config_file: str | None, flags: dict[str, Any]
             values[name] = value
     if isinstance(values.get("nats"), str):
         values["nats"] = [u.strip() for u in values["nats"].split(",") if u.strip()]
+    if isinstance(values.get("cors_origin"), str):
+        values["cors_origin"] = [values["cors_origin"]]
+    elif isinstance(values.get("cors_origin"), tuple):
+        if not values["cors_origin"]:
+            del values["cors_origin"]
+        else:
+            values["cors_origin"] = [o for item in values["cors_origin"] for o in item.split(",") if o.strip()]
     if isinstance(values.get("max_limits"), str):
         values["max_limits"] = parse_limits(values["max_limits"])
-    for key in ("operator", "creds", "signing_key", "tls_cert", "tls_key"):
+    for key in ("operator", "creds", "signing_key", "tls_cert", "tls_key", "tls_client_ca", "admin_token_file",
+                "nats_tls_ca", "nats_tls_cert", "nats_tls_key"):
         if values.get(key):
             values[key] = os.path.abspath(os.path.expanduser(values[key]))
     return Settings(**values)

@@ -30,6 +30,7 @@ from accountd.monitor.events import (
 )
 from accountd.monitor.metrics import MonitorCollector
 from accountd.monitor.state import AccountNamer, MonitorState
+from accountd.natsclient import flushed
 
 __all__ = ["EVENT_SUBJECTS", "Monitor", "collect_replies", "ping_servers"]
 
@@ -137,7 +138,7 @@ class Monitor:
             raise RuntimeError("Monitor.start() needs a NATS connection")
         for subject in EVENT_SUBJECTS:
             self._subs.append(await self.nc.subscribe(subject, cb=self._on_event))
-        await self.nc.flush()
+        await flushed(self.nc)
         self._task = asyncio.create_task(self._ping_loop(), name="monitor-ping")
 
     async def stop(self) -> None:

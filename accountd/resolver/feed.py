@@ -18,6 +18,7 @@ from nats.aio.subscription import Subscription
 
 from accountd.bus.connection import Bus
 from accountd.bus.subjects import CLAIMS_UPDATE_ALL, CLAIMS_UPDATE_REQ_ALL
+from accountd.natsclient import flushed
 
 __all__ = ["UPDATE_SUBJECTS", "UpdateFeed"]
 
@@ -92,7 +93,7 @@ class UpdateFeed:
     async def _subscribe(self, nc: Client) -> None:
         for subject in UPDATE_SUBJECTS:
             self._subs.append(await nc.subscribe(subject, cb=self.on_message))
-        await nc.flush()
+        await flushed(nc)
 
     async def _connected(self, nc: Client) -> None:
         self.connects += 1

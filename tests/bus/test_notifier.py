@@ -9,6 +9,7 @@ from typing import Any
 import nats
 
 from accountd.bus.notifier import PAGE
+from accountd.natsclient import flushed
 from accountd.store import SQLiteStore
 from accountd.types import JWT, AccountKey
 from harness import NatsFactory, operator_mode_config
@@ -47,7 +48,7 @@ async def test_a_backlog_left_while_nats_was_down_is_published_in_pages(
             everything.set()
 
     await nc.subscribe("$SYS.ACCOUNT.*.CLAIMS.UPDATE", cb=on_update)
-    await nc.flush()
+    await flushed(nc)
 
     store = SQLiteStore(db)
     limits: list[int | None] = []

@@ -13,6 +13,7 @@ import pytest
 from nats.aio.client import Client
 
 from accountd.claims import Role, create
+from accountd.natsclient import flushed
 from accountd.types import JWT, AccountKey
 from harness import NatsFactory, operator_mode_config
 from serving import Running, StartServer
@@ -31,7 +32,7 @@ async def connected(tmp_path: Path, nats_factory: NatsFactory, start_server: Sta
     assert api.server.bus is not None
     assert await api.server.bus.wait_connected(10)
     nc = await nats.connect(server.url, user_credentials=str(files["sys_creds"]))
-    await nc.flush()
+    await flushed(nc)
     yield api, nc
     await nc.close()
 
@@ -161,14 +162,14 @@ async def test_post_publishes_one_claims_update(connected: tuple[Running, Client
     api, nc = connected
     a = api.world.account("A")
     sub = await nc.subscribe(f"$SYS.ACCOUNT.{a.pub}.CLAIMS.UPDATE")
-    await nc.flush()
+    await flushed(nc)
     await api.post(a.pub, a.jwt)
     msg = await sub.next_msg(timeout=5)
     assert msg.data.decode() == a.jwt
     await api.post(a.pub, a.jwt)  # identical: no second publish
     b = api.world.account("B")
     sub_b = await nc.subscribe(f"$SYS.ACCOUNT.{b.pub}.CLAIMS.UPDATE")
-    await nc.flush()
+    await flushed(nc)
     await api.post(b.pub, b.jwt)
     await sub_b.next_msg(timeout=5)  # B's update arrived, so A's duplicate would have too
     assert sub.pending_msgs == 0
@@ -179,7 +180,7 @@ async def test_get_with_notify_republishes(connected: tuple[Running, Client]) ->
     a = api.world.account("A")
     await api.post(a.pub, a.jwt)
     sub = await nc.subscribe(f"$SYS.ACCOUNT.{a.pub}.CLAIMS.UPDATE")
-    await nc.flush()
+    await flushed(nc)
     async with api.http.get(api.account_url(a.pub) + "?notify=true") as r:
         assert r.status == 200
     assert (await sub.next_msg(timeout=5)).data.decode() == a.jwt

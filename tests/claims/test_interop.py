@@ -25,6 +25,7 @@ from accountd.claims import (
     new_operator,
     new_user,
 )
+from accountd.natsclient import flushed
 from accountd.natsserver import NatsServer
 from accountd.types import UserKey
 from harness import operator_mode_config
@@ -164,9 +165,9 @@ async def test_accounts_are_isolated(deployment: Deployment) -> None:
     alice, bob = await _connect(deployment, "alice"), await _connect(deployment, "bob")
     try:
         sub = await bob.subscribe("shared")
-        await bob.flush()
+        await flushed(bob)
         await alice.publish("shared", b"from A")
-        await alice.flush()
+        await flushed(alice)
         with pytest.raises(nats.errors.TimeoutError):
             await sub.next_msg(timeout=0.3)
     finally:

@@ -11,6 +11,7 @@ import nats
 import pytest
 
 from accountd.claims import load_seed
+from accountd.natsclient import flushed
 from accountd.natsserver import NatsServer
 
 from .helpers import Cli, make_world
@@ -61,8 +62,8 @@ async def pubsub(url: str, sender: Path, receiver: Path) -> bytes:
         # nats-py puts a flush's PING *before* pending commands, so its PONG can come back before the
         # server saw the SUB (observed: a publish from another connection got lost). The second
         # PING goes out after the SUB, so its PONG proves the subscription exists.
-        await a.flush()
-        await a.flush()
+        await flushed(a)
+        await flushed(a)
         await b.publish("greet", b"hello")
         return (await sub.next_msg(timeout=5)).data
     finally:

@@ -10,6 +10,7 @@ import pytest
 
 import accountd.monitor
 from accountd.monitor import Monitor
+from accountd.natsclient import flushed
 from accountd.natsserver import NatsServer
 from harness import VectorSet
 
@@ -118,7 +119,7 @@ async def test_malformed_payloads_are_counted_and_skipped(
         await rogue.publish("$SYS.SERVER.ACCOUNT.X.CONNS", b"[]")
         await rogue.publish("$SYS.SERVER.NFAKE.STATSZ", b'{"server": {"id": "NFAKE"}, "statsz": "high"}')
         await rogue.publish("$SYS.SERVER.NFAKE.CLIENT.AUTH.ERR", b"\xff\xfe\x00")
-        await rogue.flush()
+        await flushed(rogue)
         await monitor.wait_until(lambda s: sum(s.malformed.values()) == 5)
     finally:
         await rogue.close()

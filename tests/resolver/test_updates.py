@@ -17,6 +17,7 @@ import pytest_asyncio
 from nats.aio.client import Client
 
 from accountd.claims import Role, create
+from accountd.natsclient import flushed
 from accountd.natsserver import NatsServer
 from accountd.resolver import InvalidAccount, Resolver
 from accountd.server import Server
@@ -56,7 +57,7 @@ class Env:
     async def publish(self, account: str, token: str, *, req: bool = False) -> None:
         subject = f"$SYS.REQ.ACCOUNT.{account}.CLAIMS.UPDATE" if req else f"$SYS.ACCOUNT.{account}.CLAIMS.UPDATE"
         await self.sys.publish(subject, token.encode())
-        await self.sys.flush()
+        await flushed(self.sys)
 
     async def sentinel(self) -> None:
         """Change a held account through accountd and wait for its callback: every update published

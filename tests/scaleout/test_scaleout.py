@@ -21,6 +21,7 @@ import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from accountd.natsclient import flushed
 from accountd.natsserver import free_port
 from serving import Running, StartServer
 
@@ -68,7 +69,7 @@ class Updates:
             self.seen.setdefault(msg.subject.split(".")[2], []).append(msg.data.decode())
 
         await self.nc.subscribe("$SYS.ACCOUNT.*.CLAIMS.UPDATE", cb=on_update)
-        await self.nc.flush()
+        await flushed(self.nc)
 
     def published(self, account: str, jwt: str) -> bool:
         return jwt in self.seen.get(account, [])
