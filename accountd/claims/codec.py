@@ -146,7 +146,8 @@ def encode(claims: Claims, signer: KeyPair, *, now: int | None = None) -> JWT:
     claims.jti = ""
     claims.jti = compute_jti(claims)
     payload = gojson.dumps_bytes(claims.to_go())
-    token = _JWS.encode(payload, signer, algorithm=ALGORITHM, headers=dict(HEADER), sort_headers=False)
+    # The registered ed25519-nkey algorithm signs with a KeyPair; pyjwt's annotation lists its own key types.
+    token = _JWS.encode(payload, signer, algorithm=ALGORITHM, headers=dict(HEADER), sort_headers=False)  # type: ignore[arg-type]
     return JWT(token)
 
 
