@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit run bench bench-claims bench-scale clean
+.PHONY: test lint typecheck unit fuzz run bench bench-claims bench-scale clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest -q
+
+## make fuzz: the property-based tests of tests/fuzz with a long budget (FUZZ_EXAMPLES per test, default 20000)
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q tests/fuzz --timeout=0
 
 ## make run: a real nats-server in operator mode + accountd serve + a demo account
 run: $(STAMP)
