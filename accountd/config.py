@@ -61,6 +61,10 @@ class Settings:
     def host_port(self) -> tuple[str, int]:
         return _host_port(self.listen, "--listen")
 
+    @property
+    def admin_host_port(self) -> tuple[str, int] | None:
+        return _host_port(self.admin_listen, "--admin-listen") if self.admin_listen else None
+
     def check(self) -> None:
         if not self.operator:
             raise ConfigError("no operator JWT configured: pass --operator FILE (or ACCOUNTD_OPERATOR)")

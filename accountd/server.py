@@ -20,10 +20,15 @@ from accountd.bus import Bus, Notifier, Responder
 from accountd.claims import ClaimsError, Role, Trust, extract_jwt, load_seed, validate_operator
 from accountd.config import ConfigError, Settings
 from accountd.monitor import attach
+from accountd.ratelimit import RateLimiter
 from accountd.service import AccountCache, AccountService, ManagedPolicy
 from accountd.service.cache import describe
 from accountd.store import DirectoryStore, KVStore, Store, StoreError, open_store
+from accountd.tokenfile import TokenFileError
+from accountd.web.admin import AdminAuth, Via
 from accountd.web.app import build_app
+from accountd.web.edge import VIA
+from accountd.web.listener import GuardedSite, Limits, Routes
 from accountd.web.metrics import AccountdCollector, RequestCounts
 
 __all__ = ["configure_logging", "run", "serve"]
@@ -68,6 +73,11 @@ def _load_trust(path: str) -> tuple[str, Trust]:
     return token, trust
 
 
+def _url(scheme: str, address: tuple[str, int]) -> str:
+    host = "127.0.0.1" if address[0] in ("0.0.0.0", "") else address[0]
+    return f"{scheme}://[{host}]:{address[1]}" if ":" in host else f"{scheme}://{host}:{address[1]}"
+
+
 class Server:
     """The running pieces; built by :func:`serve`, stopped by :meth:`close`."""
 
@@ -75,6 +85,12 @@ class Server:
         settings.check()
         self.settings = settings
         self.operator_jwt, self.trust = _load_trust(settings.operator)
+        self.auth = AdminAuth(settings.admin_token_file, client_certs=bool(settings.tls_client_ca))
+        try:
+            self.auth.load()
+        except TokenFileError as exc:
+            raise ConfigError(str(exc)) from None
+        self.writes = RateLimiter(settings.write_rate, settings.write_burst)
         signer = None
         if settings.signing_key:
             try:
@@ -112,6 +128,9 @@ class Server:
             self.requests, self.store.stats, self.service.stats, self.notifier.stats, lambda: self.responder.counters))
         self.runner: web.AppRunner | None = None
         self.address: tuple[str, int] = settings.host_port
+        self.admin_address: tuple[str, int] | None = None
+        """Where the admin routes are served when ``--admin-listen`` splits them off."""
+        self.sites: list[GuardedSite] = []
 
     async def start(self) -> None:
         await self.store.open()
@@ -124,28 +143,60 @@ class Server:
             self.bus.on_reconnect(kick)
             self.bus.start()
         self.notifier.start()
-        app = build_app(self.service, self.notifier, self.operator_jwt, config=self.settings.public(),
-                        extra_stats=self._extra_stats, request_counts=self.requests)
+        s = self.settings
+        app = build_app(self.service, self.notifier, self.operator_jwt, config=s.public(),
+                        extra_stats=self._extra_stats, request_counts=self.requests, auth=self.auth,
+                        home="/-/status" if self.bus is not None else "/-/stats", writes=self.writes,
+                        cors_origins=s.cors_origin, body_timeout=s.body_timeout)  # fmt: skip
         self._attach_monitor(app)
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=10)
         await self.runner.setup()
-        host, port = self.settings.host_port
-        ssl_ctx = None
-        if self.settings.tls_cert:
-            ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            ssl_ctx.load_cert_chain(self.settings.tls_cert, self.settings.tls_key)
-        site = web.TCPSite(self.runner, host, port, ssl_context=ssl_ctx, reuse_address=True)
-        await site.start()
-        sockets = getattr(site._server, "sockets", None)  # the bound port when --listen used port 0
-        if sockets:
-            sockname = sockets[0].getsockname()
-            self.address = (sockname[0], sockname[1])
+        ssl_ctx = self._ssl_context()
+        main = await self._listen(s.host_port, Routes.PUBLIC if s.admin_listen else Routes.ALL, ssl_ctx)
+        self.address = main.address  # the bound port when --listen used port 0
         scheme = "https" if ssl_ctx else "http"
-        shown = "127.0.0.1" if self.address[0] in ("0.0.0.0", "") else self.address[0]
-        base = self.settings.public_url or f"{scheme}://{shown}:{self.address[1]}"
+        base = s.public_url or _url(scheme, self.address)
         log.info("accountd %s listening on %s (store %s, operator %s)", __version__, base,
                  self.store.name, self.trust.operator.name or self.trust.operator.sub)
         log.info("nats-server config line: resolver: URL(%s/jwt/v1/accounts/)", base.rstrip("/"))
+        if s.admin_host_port is not None:
+            admin = await self._listen(s.admin_host_port, Routes.ADMIN, ssl_ctx)
+            self.admin_address = admin.address
+            log.info("admin routes on their own listener %s (absent from %s)", _url(scheme, admin.address), base)
+        log.info("%s", self.auth.describe())
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if not self.settings.tls_cert:
+            return None
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(self.settings.tls_cert, self.settings.tls_key)
+        if self.settings.tls_client_ca:
+            # Optional: nats-servers without a certificate still reach the public routes; one the CA
+            # did not sign fails the handshake.
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+            ctx.load_verify_locations(cafile=self.settings.tls_client_ca)
+        return ctx
+
+    async def _listen(self, address: tuple[str, int], role: Routes, ssl_ctx: ssl.SSLContext | None) -> GuardedSite:
+        assert self.runner is not None
+        limits = Limits(self.settings.max_connections, self.settings.header_timeout)
+        site = GuardedSite(self.runner, address[0], address[1], role=role, limits=limits, ssl_context=ssl_ctx,
+                           reuse_address=True)  # fmt: skip
+        await site.start()
+        self.sites.append(site)
+        return site
+
+    def reload_tokens(self) -> None:
+        """SIGHUP: re-read ``--admin-token-file``; a file that cannot be read keeps the tokens in use."""
+        if not self.settings.admin_token_file:
+            log.info("SIGHUP: no --admin-token-file to re-read")
+            return
+        try:
+            count = self.auth.load()
+        except TokenFileError as exc:
+            log.error("SIGHUP: %s; the tokens loaded before stay in use", exc)
+            return
+        log.info("SIGHUP: loaded %d admin token(s) from %s", count, self.settings.admin_token_file)
 
     def _attach_monitor(self, app: web.Application) -> None:
         """System-events monitoring (status page, /-/monitor, /metrics) when NATS is configured.
@@ -155,7 +206,8 @@ class Server:
         if self.bus is None:
             app.router.add_get("/metrics", self._metrics)
             return
-        attach(app, self.bus, self._account_name, self.extras, registry=self.registry)
+        attach(app, self.bus, self._account_name, self.extras, registry=self.registry,
+               signed_in=lambda request: request.get(VIA) is Via.SESSION)
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -165,7 +217,12 @@ class Server:
         return str(entry.summary()["name"]) if entry else None
 
     def _extra_stats(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"responder": self.responder.counters}
+        doc: dict[str, Any] = {"responder": self.responder.counters, "http": {
+            "connections": sum(site.limits.open for site in self.sites),
+            "connections_refused": sum(site.limits.refused for site in self.sites),
+            "header_timeouts": sum(site.limits.header_timeouts for site in self.sites),
+            "writes_refused": self.writes.refused,
+        }}
         if self.bus is not None:
             doc["nats"] = {"connected": self.bus.connected, "connects": self.bus.connects}
         return doc
@@ -194,6 +251,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGHUP, server.reload_tokens)
     await stop.wait()
     log.info("stopping: finishing in-flight requests and flushing the outbox")
     await server.close()

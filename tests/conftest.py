@@ -17,6 +17,8 @@ from harness import NatsFactory, VectorSet, load_vectors
 from serving import Running, StartServer
 from world import World
 
+pytest_plugins = ["leakcheck"]
+
 
 @pytest.fixture(scope="session")
 def basic() -> VectorSet:
@@ -65,7 +67,8 @@ async def start_server(tmp_path: Path, world: World) -> AsyncIterator[StartServe
             settings["store"], store = store, None
         files = w.write(tmp_path / f"world{len(running)}")
         settings.setdefault("store", "memory:")
-        s = Settings(listen=f"127.0.0.1:{free_port()}", operator=str(files["operator"]), **settings)
+        settings.setdefault("listen", f"127.0.0.1:{free_port()}")
+        s = Settings(operator=str(files["operator"]), **settings)
         server = Server(s, store=store)
         await server.start()
         host, port = server.address

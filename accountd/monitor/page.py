@@ -184,8 +184,9 @@ EVENT_HEADERS = ["Time", "Event", "Account", "User", "Client", "Address", "Serve
 AUTH_HEADERS = ["Time", "Server", "Client", "Claimed user", "Reason"]
 
 
-def render_status_page(state: MonitorState, *, base: str = "./") -> str:
-    """The whole page; ``base`` is the relative way from the page back to the app root."""
+def render_status_page(state: MonitorState, *, base: str = "./", signout: bool = False) -> str:
+    """The whole page; ``base`` is the relative way from the page back to the app root; ``signout``
+    adds a sign-out button (the page was opened with a session cookie)."""
     totals = state.totals()
     auth = state.auth_errors_view(limit=50)
     parts = {
@@ -194,6 +195,8 @@ def render_status_page(state: MonitorState, *, base: str = "./") -> str:
         "base": _e(base),
         "version": _e(__version__),
         "rendered": datetime.now(UTC).strftime("%H:%M:%S"),
+        "signout": (f'<form method="post" action="{_e(base)}-/signout" class="signout">'
+                    '<button type="submit">Sign out</button></form>') if signout else "",
         "tiles": tiles(totals, auth[0] if auth else None),
         "servers": _table("servers", SERVER_HEADERS, server_rows(state.servers_view())),
         "accounts": _table("accounts", ACCOUNT_HEADERS, account_rows(state.accounts_view())),

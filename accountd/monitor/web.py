@@ -31,9 +31,15 @@ def _limit(request: web.Request, default: int = 100) -> int:
     return max(0, min(value, MAX_LIMIT))
 
 
-def add_monitor_routes(app: web.Application, monitor: Monitor, *, root: bool = True, metrics: bool = True) -> None:
+SignedIn = Callable[[web.Request], bool]
+"""Whether a request came with a browser session (the status page then offers to sign out)."""
+
+
+def add_monitor_routes(app: web.Application, monitor: Monitor, *, root: bool = True, metrics: bool = True,
+                       signed_in: SignedIn | None = None) -> None:
     """Add the monitor's routes to ``app``; with ``root`` the status page also answers ``GET /``;
     ``metrics=False`` leaves ``/metrics`` to the caller (serve ``monitor.registry`` there).
+    Who may see them is the app's business (accountd's edge middleware: admin routes).
 
     =================================  ==================================================
     ``GET /-/monitor/servers``         servers with status, load and traffic; ``totals``
@@ -70,7 +76,8 @@ def add_monitor_routes(app: web.Application, monitor: Monitor, *, root: bool = T
     async def status(request: web.Request) -> web.Response:
         # Relative links keep the page working behind a proxy that mounts accountd under a prefix.
         base = "../" if request.path.endswith("/-/status") else "./"
-        return web.Response(text=render_status_page(state, base=base), content_type="text/html")
+        signout = signed_in is not None and signed_in(request)
+        return web.Response(text=render_status_page(state, base=base, signout=signout), content_type="text/html")
 
     app.router.add_get("/-/monitor/servers", servers)
     app.router.add_get("/-/monitor/accounts", accounts)
@@ -96,6 +103,7 @@ def attach(
     extras: dict[str, Any] | None = None,
     *,
     registry: CollectorRegistry | None = None,
+    signed_in: SignedIn | None = None,
 ) -> Monitor:
     """Wire a :class:`Monitor` into ``app`` on a background-connecting bus.
 
@@ -104,7 +112,7 @@ def attach(
     is set when ``extras`` is given.
     """
     monitor = Monitor(account_name=account_name, registry=registry)
-    add_monitor_routes(app, monitor)
+    add_monitor_routes(app, monitor, signed_in=signed_in)
 
     async def start(nc: Client) -> None:
         await monitor.start(nc)

@@ -6,13 +6,14 @@ and a response object; a miss is one store lookup.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Final
 
 from aiohttp import web
 
 from accountd.bus.notifier import Notifier
 from accountd.claims import decode_unverified, is_account_key
-from accountd.errors import AccountNotFound, BadRequest, TooLarge
+from accountd.errors import AccountNotFound, BadRequest, RequestTimeout, TooLarge
 from accountd.service import AccountService, CachedAccount
 from accountd.service.cache import segment
 
@@ -47,18 +48,23 @@ def etag_matches(header: str, etag: str) -> bool:
     return False
 
 
-async def read_body(request: web.Request) -> bytes:
-    """The request body, refusing more than 1 MiB before reading it all."""
+async def read_body(request: web.Request, timeout: float = 30.0) -> bytes:
+    """The request body, refusing more than 1 MiB before reading it all, and 408 when it has not
+    all arrived within ``timeout`` seconds of the handler asking for it."""
     length = request.content_length
     if length is not None and length > MAX_BODY:
         raise TooLarge(f"request body exceeds {MAX_BODY} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_chunked(65536):
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise TooLarge(f"request body exceeds {MAX_BODY} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.content.iter_chunked(65536):
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise TooLarge(f"request body exceeds {MAX_BODY} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(f"request body not received within {timeout:g} s") from None
     return b"".join(chunks)
 
 
@@ -76,11 +82,13 @@ def decoded_view(token: str) -> dict[str, Any]:
 
 
 class AccountsAPI:
-    def __init__(self, service: AccountService, notifier: Notifier | None, operator_jwt: str, help_text: str) -> None:
+    def __init__(self, service: AccountService, notifier: Notifier | None, operator_jwt: str, help_text: str,
+                 *, body_timeout: float = 30.0) -> None:
         self.service = service
         self.notifier = notifier
         self.operator_jwt = operator_jwt
         self.help_text = help_text
+        self.body_timeout = body_timeout
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -164,14 +172,14 @@ class AccountsAPI:
 
     async def post_account(self, request: web.Request) -> web.Response:
         pub = self._key(request)
-        body = await read_body(request)
+        body = await read_body(request, self.body_timeout)
         result = await self.service.put(body, pub)
         text = "".join(note + "\n" for note in result.notes)
         return web.Response(text=text, content_type="text/plain") if text else web.Response()
 
     async def delete_account(self, request: web.Request) -> web.Response:
         pub = self._key(request)
-        body = await read_body(request)
+        body = await read_body(request, self.body_timeout)
         count = await self.service.delete(body, pub)
         return web.Response(text=f"deleted {count} accounts\n", content_type="text/plain")
 

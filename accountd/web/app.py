@@ -2,38 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
 from accountd import __version__
 from accountd.bus.notifier import Notifier
+from accountd.ratelimit import RateLimiter
 from accountd.service import AccountService
 from accountd.web.accounts import MAX_BODY, AccountsAPI
-from accountd.web.errors import error_middleware
+from accountd.web.admin import AdminAuth
+from accountd.web.edge import edge_middleware
 from accountd.web.introspect import Introspection
 from accountd.web.metrics import RequestCounts
+from accountd.web.signin import SignIn
 
 __all__ = ["build_app", "help_text"]
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 ROUTES_HELP = [
     ("GET", "/healthz", "200 while the store is usable, else 503"),
     ("GET", "/jwt/v1/help", "this text"),
     ("GET", "/jwt/v1/operator", "the operator JWT (?text=true, ?decode=true)"),
     ("GET", "/jwt/v1/accounts/", "resolver probe: 200, empty body"),
-    ("GET", "/jwt/v1/accounts?list=true[&limit=N][&after=A…]", "JSON page of stored accounts"),
+    ("GET", "/jwt/v1/accounts?list=true[&limit=N][&after=A…]", "[admin] JSON page of stored accounts"),
     ("GET", "/jwt/v1/accounts/<pub>", "the account JWT; ETag, If-None-Match -> 304; "
-                                      "?check=true (404 if expired), ?text=true, ?decode=true, ?notify=true"),
+                                      "?check=true (404 if expired), ?text=true, ?decode=true; "
+                                      "[admin] ?notify=true"),
     ("HEAD", "/jwt/v1/accounts/<pub>", "as GET, without a body"),
     ("POST", "/jwt/v1/accounts/<pub>", "store an account JWT (raw JWT body, at most 1 MiB); "
                                        "409 if older than the stored one"),
     ("DELETE", "/jwt/v1/accounts/<pub>", "delete with an operator-signed generic JWT listing the accounts"),
-    ("GET", "/jwt/v1/pack?max=N", "pub|jwt lines of stored, unexpired accounts (max 10000)"),
-    ("GET", "/-/healthz, /-/version, /-/config, /-/stats", "JSON introspection"),
+    ("GET", "/jwt/v1/pack?max=N", "[admin] pub|jwt lines of stored, unexpired accounts (max 10000)"),
+    ("GET", "/-/healthz", "JSON health (public, as /healthz)"),
+    ("GET", "/-/version, /-/config, /-/stats", "[admin] JSON introspection"),
+    ("GET", "/-/signin", "[admin] sign-in form: POST a token for a session cookie; POST /-/signout ends it"),
 ]
 
 
@@ -42,36 +45,10 @@ def help_text() -> str:
     width = max(len(m) + len(p) for m, p, _ in ROUTES_HELP) + 2
     for method, path, what in ROUTES_HELP:
         lines.append(f"{(method + ' ' + path).ljust(width)} {what}")
-    lines += ["", "Errors are text/plain (send Accept: application/json for JSON).", ""]
+    lines += ["", "Errors are text/plain (send Accept: application/json for JSON).",
+              "[admin] routes need Authorization: Bearer <token> (or a client certificate, or a session),",
+              "or answer loopback clients only when no admin authentication is configured.", ""]
     return "\n".join(lines)
-
-
-def edge_middleware(counts: RequestCounts) -> Middleware:
-    """The one middleware on the hot path: counts requests, answers CORS, wraps error handling.
-
-    CORS as rs/cors did it for the original: any origin echoed, no credentials.
-    """
-
-    @web.middleware
-    async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
-        origin = request.headers.get("Origin")
-        if origin is not None and request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-            response: web.StreamResponse = web.Response(status=204, headers={
-                "Access-Control-Allow-Origin": origin,
-                "Access-Control-Allow-Methods": "GET, HEAD, POST, DELETE",
-                "Access-Control-Allow-Headers": request.headers.get("Access-Control-Request-Headers", "*"),
-                "Vary": "Origin",
-            })
-        else:
-            response = await error_middleware(request, handler)
-            if origin is not None:
-                response.headers["Access-Control-Allow-Origin"] = origin
-                response.headers["Access-Control-Expose-Headers"] = "Authorization, ETag"
-                response.headers["Vary"] = "Origin"
-        counts[request.method, response.status] += 1
-        return response
-
-    return edge
 
 
 def build_app(
@@ -82,10 +59,20 @@ def build_app(
     config: dict[str, Any] | None = None,
     extra_stats: Callable[[], dict[str, Any]] | None = None,
     request_counts: RequestCounts | None = None,
+    auth: AdminAuth | None = None,
+    home: str = "/-/stats",
+    writes: RateLimiter | None = None,
+    cors_origins: Collection[str] = (),
+    body_timeout: float = 30.0,
 ) -> web.Application:
+    """The app; ``auth`` guards the admin routes (default: loopback only), ``home`` is where a
+    browser goes after signing in, ``writes`` limits POST/DELETE per client address."""
     counts = request_counts if request_counts is not None else RequestCounts()
-    app = web.Application(middlewares=[edge_middleware(counts)], client_max_size=MAX_BODY + 1)
-    api = AccountsAPI(service, notifier, operator_jwt, help_text())
+    auth = auth if auth is not None else AdminAuth()
+    signin = SignIn(auth, home=home, body_timeout=body_timeout)
+    edge = edge_middleware(counts, auth, signin=signin, writes=writes, cors_origins=cors_origins)
+    app = web.Application(middlewares=[edge], client_max_size=MAX_BODY + 1)
+    api = AccountsAPI(service, notifier, operator_jwt, help_text(), body_timeout=body_timeout)
     intro = Introspection(service, notifier, config or {}, extra_stats)
     app.add_routes([
         web.get("/healthz", intro.healthz_plain),
@@ -101,5 +88,8 @@ def build_app(
         web.get("/-/version", intro.version),
         web.get("/-/config", intro.config),
         web.get("/-/stats", intro.stats),
+        web.get("/-/signin", signin.form),
+        web.post("/-/signin", signin.signin),
+        web.post("/-/signout", signin.signout),
     ])
     return app

@@ -49,7 +49,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             key = request.match_info.get("pub", "")[:12]
             log.info("%s %s -> %d %s%s", request.method, request.path, exc.status, exc.message,
                      f" ({key})" if key else "")
-        return error_response(request, exc.status, exc.code, exc.message, exc.body)
+        response = error_response(request, exc.status, exc.code, exc.message, exc.body)
+        response.headers.update(exc.headers)
+        if exc.status == 408:
+            response.force_close()  # the rest of the body may still be on its way
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -112,6 +112,7 @@
   function body(id, html) { document.querySelector("#" + id + " tbody").innerHTML = html; }
   function get(path) {
     return fetch(base + path, { headers: { Accept: "application/json" }, cache: "no-store" }).then(function (r) {
+      if (r.status === 401) window.location.reload();  // the session ended: the page asks to sign in again
       if (!r.ok) throw new Error(path + ": HTTP " + r.status);
       return r.json();
     });
