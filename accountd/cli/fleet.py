@@ -10,6 +10,7 @@ import click
 import nats
 from nats.aio.client import Client
 
+from accountd.cli.admintoken import admin_token, admin_token_option
 from accountd.cli.common import JsonCommand
 from accountd.cli.output import fail, json_option, say, table
 from accountd.cli.resolver import DURATION
@@ -124,9 +125,10 @@ async def _connect(url: str, creds: str | None, as_json: bool) -> Client:
 @click.option("--page-size", type=click.IntRange(1, PAGE), default=PAGE, show_default=True,
               help="Accounts compared at a time (and asked of accountd per list request).")
 @click.option("--check", is_flag=True, help="Exit 1 when any server has drifted.")
+@admin_token_option("listing accountd's accounts over --url")
 @json_option
 def fleet(url: str | None, nats_url: str, creds: str | None, quiet_period: float, timeout: float, page_size: int,
-          check: bool, as_json: bool) -> None:  # fmt: skip
+          check: bool, admin_token_file: str | None, as_json: bool) -> None:  # fmt: skip
     """Compare the account JWTs the nats-servers hold with accountd's.
 
     \b
@@ -139,6 +141,7 @@ def fleet(url: str | None, nats_url: str, creds: str | None, quiet_period: float
     from accountd.resolver import FleetWalk, HttpFetcher, ResolverError, compare
 
     broken = False
+    token = admin_token(admin_token_file, as_json=as_json)
 
     def unavailable(exc: ResolverError) -> NoReturn:
         fail(f"cannot list accountd's accounts: {exc.message}", "check --url", as_json=as_json,
@@ -147,7 +150,7 @@ def fleet(url: str | None, nats_url: str, creds: str | None, quiet_period: float
     async def run() -> dict[str, Any]:
         nonlocal broken
         nc = await _connect(nats_url, creds, as_json)
-        http = HttpFetcher(url, timeout=timeout) if url else None
+        http = HttpFetcher(url, timeout=timeout, token=token) if url else None
         try:
             walk = FleetWalk(nc, http, quiet=quiet_period, timeout=timeout, page=page_size)
             await walk.start()

@@ -12,6 +12,7 @@ from accountd.claims.codec import decode_account
 from accountd.claims.errors import ClaimsError
 from accountd.claims.models import AccountClaims
 from accountd.claims.validate import Trust, extract_jwt, validate_account
+from accountd.cli.admintoken import admin_token, admin_token_option
 from accountd.cli.common import JsonCommand, nsc_command, open_home, progress
 from accountd.cli.output import emit, fail, say
 from accountd.cli.remote import Target, choose_target, delete_request, nats_credentials, remote_options, select_accounts
@@ -78,8 +79,8 @@ def _check_replies(replies: list[Reply], expect: int, timeout: float) -> tuple[b
 
 
 def _run_http(h: Home, op: Any, target: Target, selected: dict[str, Entity[AccountClaims]], local_keys: set[str],
-              prune: bool, diff: bool, timeout: float) -> list[Result]:
-    remote = HttpRemote(target.url, timeout)
+              prune: bool, diff: bool, timeout: float, token: str | None = None) -> list[Result]:
+    remote = HttpRemote(target.url, timeout, token=token)
     results: list[Result] = []
     with progress("push", len(selected)) as step:
         for i, (name, entity) in enumerate(selected.items(), 1):
@@ -166,10 +167,11 @@ def _human(results: list[Result], target: Target) -> str:
               "(never the system account). NATS needs a full resolver with allow_delete.")
 @click.option("--diff", "-D", is_flag=True, help="Only show what a push would change; change nothing.")
 @click.option("--force", "-F", is_flag=True, help="Push even when local validation finds problems.")
+@admin_token_option("--prune over HTTP (listing the server's accounts)")
 @nsc_command
 def push(account: str | None, all_accounts: bool, operator: str | None, url: str | None, transport: str | None,
-         timeout: float, expect: int, creds: Path | None, prune: bool, diff: bool, force: bool, as_json: bool,
-         home: Path | None) -> None:
+         timeout: float, expect: int, creds: Path | None, prune: bool, diff: bool, force: bool,
+         admin_token_file: str | None, as_json: bool, home: Path | None) -> None:
     """Push account JWTs to the account server (HTTP POST) or to nats-servers ($SYS.REQ.CLAIMS.UPDATE)."""
     h = open_home(home)
     with h.reading():
@@ -188,7 +190,8 @@ def push(account: str | None, all_accounts: bool, operator: str | None, url: str
     local_keys = {e.public_key for e in local.values()}
     try:
         if target.transport == "http":
-            results = _run_http(h, op, target, selected, local_keys, prune, diff, timeout)
+            token = admin_token(admin_token_file, as_json=as_json) if prune else None
+            results = _run_http(h, op, target, selected, local_keys, prune, diff, timeout, token)
         else:
             results = asyncio.run(_run_nats(h, op, target, nats_creds, selected, local_keys, prune, diff, timeout,
                                             expect))

@@ -1,8 +1,9 @@
 """The account server's HTTP API as push/pull use it (SPEC §6, §8.1).
 
 ``POST <base>/accounts/<pub>`` (body: the JWT), ``GET <base>/accounts/<pub>``,
-``GET <base>/accounts?list=true`` (accountd's list, read a page at a time), ``DELETE <base>/accounts/<pub>`` (body: an
-operator-signed delete request). Every request has a timeout (nsc's push has none).
+``GET <base>/accounts?list=true`` (accountd's list, read a page at a time; an admin route, so it carries the admin
+token when one is given), ``DELETE <base>/accounts/<pub>`` (body: an operator-signed delete request). Every request
+has a timeout (nsc's push has none).
 """
 
 from __future__ import annotations
@@ -40,15 +41,18 @@ class Response:
 
 
 class HttpRemote:
-    def __init__(self, base: str, timeout: float = 10.0) -> None:
+    def __init__(self, base: str, timeout: float = 10.0, *, token: str | None = None) -> None:
         self.base = base.rstrip("/")
         self.timeout = timeout
+        self.token = token
 
     def account_url(self, public_key: str) -> str:
         return f"{self.base}/accounts/{public_key}"
 
-    def _call(self, method: str, url: str, body: bytes | None = None) -> Response:
+    def _call(self, method: str, url: str, body: bytes | None = None, *, admin: bool = False) -> Response:
         headers = {"User-Agent": f"accountd/{__version__}"}
+        if admin and self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         if body is not None:
             headers["Content-Type"] = "application/jwt"
         request = urllib.request.Request(url, data=body, method=method, headers=headers)
@@ -80,7 +84,10 @@ class HttpRemote:
         after = ""
         while True:
             url = f"{self.base}/accounts?list=true&limit={limit}" + (f"&after={after}" if after else "")
-            resp = self._call("GET", url)
+            resp = self._call("GET", url, admin=True)
+            if resp.status in (401, 403):
+                raise RemoteError(f"listing accounts at {self.base} was refused: HTTP {resp.status} "
+                                  f"{resp.body.strip()}", "listing is an admin route: pass --admin-token-file")
             if resp.status != 200:
                 raise RemoteError(f"listing accounts at {self.base} failed: HTTP {resp.status} {resp.body.strip()}",
                                   "prune over HTTP needs accountd serve (nats-account-server cannot list)")

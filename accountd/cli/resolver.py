@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from accountd.claims import ClaimsError, KeyPair, Role, Trust, extract_jwt, load_seed, validate_operator
+from accountd.cli.admintoken import admin_token, admin_token_option
 from accountd.cli.output import say
 from accountd.cli.root import main
 
@@ -115,10 +116,11 @@ def _signer(path: str | None, trust: Trust) -> KeyPair | None:
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
               default="info", show_default=True)
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@admin_token_option("listing accountd's accounts over --url")
 def resolver(
     operators: tuple[str, ...], url: str | None, nats_url: str, creds: str | None, interval: float,
     listen: str | None, signing_key: str | None, quiet_period: float, timeout: float, page_size: int,
-    log_level: str, log_format: str,
+    log_level: str, log_format: str, admin_token_file: str | None,
 ) -> None:  # fmt: skip
     """Keep every nats-server's account JWTs in step with accountd.
 
@@ -139,8 +141,8 @@ def resolver(
     address = parse_listen(listen)
     configure_logging(log_level, log_format)
     daemon = FleetDaemon(trust, url=url, nats=[u.strip() for u in nats_url.split(",") if u.strip()], creds=creds,
-                         interval=interval, signer=signer, quiet=quiet_period, timeout=timeout,
-                         listen=address, page=page_size)  # fmt: skip
+                         token=admin_token(admin_token_file), interval=interval, signer=signer, quiet=quiet_period,
+                         timeout=timeout, listen=address, page=page_size)  # fmt: skip
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -46,6 +46,7 @@ class FleetDaemon:
         url: str | None,
         nats: list[str],
         creds: str | None,
+        token: str | None = None,
         interval: float = 30.0,
         signer: KeyPair | None = None,
         quiet: float = 0.25,
@@ -64,8 +65,8 @@ class FleetDaemon:
         self.timeout = timeout
         self.listen = listen
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.resolver = Resolver(trust, url=url, nats=nats, creds=creds, lookup="newest", registry=self.registry,
-                                 name=name)  # fmt: skip
+        self.resolver = Resolver(trust, url=url, nats=nats, creds=creds, token=token, lookup="newest",
+                                 registry=self.registry, name=name)  # fmt: skip
         self.repairer = Repairer(self.resolver.nc, self._jwt_for, self._absent, signer=signer, quiet=quiet,
                                  timeout=timeout)  # fmt: skip
         self.registry.register(_FleetCollector(self))

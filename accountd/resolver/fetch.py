@@ -88,8 +88,11 @@ class HttpFetcher:
         retries: int = 2,
         backoff: float = 0.1,
         session: aiohttp.ClientSession | None = None,
+        token: str | None = None,
     ) -> None:
+        """``token``: an admin bearer token, sent with the listing (``?list=true`` is an admin route)."""
         self.url = accounts_url(url)
+        self._admin = {"Authorization": f"Bearer {token}"} if token else {}
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -156,7 +159,7 @@ class HttpFetcher:
                 params["after"] = after
 
             async def once(params: dict[str, str] = params) -> dict[str, Any]:
-                async with self.session.get(self.url, params=params, timeout=timeout) as r:
+                async with self.session.get(self.url, params=params, headers=self._admin, timeout=timeout) as r:
                     if r.status >= 500:
                         raise _Retry(f"GET {self.url}?list=true: {r.status} {r.reason}")
                     if r.status != 200:

@@ -85,6 +85,7 @@ class Resolver:
         url: str | None = None,
         nats: Client | str | Sequence[str] | None = None,
         creds: str | None = None,
+        token: str | None = None,
         max_size: int = 10_000,
         fetch_timeout: float = 1.9,
         retries: int = 2,
@@ -107,7 +108,8 @@ class Resolver:
         self.cache = AccountCache(max_size)
         self.feed = None if nats is None else UpdateFeed(
             nats, self._on_update_msg, self._connected, creds=creds, name=name, reconnect_poll=reconnect_poll)
-        self.http = HttpFetcher(url, timeout=fetch_timeout, retries=retries, backoff=backoff) if url else None
+        self.http = HttpFetcher(url, timeout=fetch_timeout, retries=retries, backoff=backoff,
+                                token=token) if url else None  # token: for the listing, an admin route
         self.lookup = NatsFetcher(self.nc, timeout=fetch_timeout, pick=lookup) if nats is not None else None
         self._fetchers: list[Fetcher] = [f for f in (self.http, self.lookup) if f is not None]
         self._update_callbacks: list[UpdateCallback] = []
