@@ -36,6 +36,10 @@ def nsc_tree(root: Path) -> Path:
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+        path.chmod(0o600)  # as nsc keeps its keystore
+    for d in [root / "keys", *(root / "keys").rglob("*")]:
+        if d.is_dir():
+            d.chmod(0o700)
     return root
 
 
