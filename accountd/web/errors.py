@@ -52,7 +52,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = error_response(request, exc.status, exc.code, exc.message, exc.body)
         response.headers.update(exc.headers)
         if exc.status == 408:
-            response.force_close()  # the rest of the body may still be on its way
+            # Give up on the rest of the body (aiohttp would otherwise linger 10 s reading it) and close.
+            request.content.feed_eof()
+            response.force_close()
         return response
     except web.HTTPException as exc:
         if exc.status < 400:
