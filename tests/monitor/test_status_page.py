@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
 import shutil
 from pathlib import Path
@@ -15,42 +13,16 @@ from accountd.monitor import Monitor, add_monitor_routes
 from accountd.natsserver import NatsServer, free_port
 from harness import VectorSet
 
+from .browser import chromium, need_chromium
 from .support import connections, open_client, vector_keys
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def find_chromium() -> str | None:
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-async def chromium(binary: str, profile: Path, url: str, *args: str) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--window-size=1280,900", *args, url,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), 90)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
-    return out.decode(errors="replace")
-
-
 async def test_status_page_renders_live_numbers_in_chromium(
     monitor: Monitor, op_server: NatsServer, basic: VectorSet, signing: VectorSet, tmp_path: Path
 ) -> None:
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("headless Chromium not found (/usr/bin/chromium or chromium on PATH); "
-                    "`apt-get install chromium` to run this test — CI installs it")  # fmt: skip
+    binary = need_chromium()
     sys_pub, a_pub = vector_keys(basic)
     clients = [await open_client(op_server.url, basic.file("U.creds"), f"page-a{i}") for i in range(3)]
     clients.append(await open_client(op_server.url, basic.file("sys.creds"), "page-sys"))
