@@ -54,12 +54,20 @@ class Threaded:
         self.thread.join(10)
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[Threaded]:
+TOKEN = "fuzz-admin-token"
+
+
+@pytest.fixture(scope="module", params=["loopback", "token"])
+def served(request: pytest.FixtureRequest) -> Iterator[Threaded]:
+    """Admin routes open to loopback (nothing configured), or behind a bearer token."""
     with tempfile.TemporaryDirectory() as tmp:
         files = WORLD.write(Path(tmp))
+        extra: dict[str, Any] = {}
+        if request.param == "token":
+            (Path(tmp) / "tokens").write_text(TOKEN + "\n")
+            extra["admin_token_file"] = str(Path(tmp) / "tokens")
         settings = Settings(listen=f"127.0.0.1:{free_port()}", operator=str(files["operator"]), store="memory:",
-                            signing_key=str(files["signing_key"]), write_rate=0)
+                            signing_key=str(files["signing_key"]), write_rate=0, **extra)
         t = Threaded(settings)
         for acct in KNOWN:
             t.call(t.server.service.put(acct.jwt, acct.pub))
@@ -87,12 +95,15 @@ PATHS = st.one_of(
     _key_text().map(lambda k: "/jwt/v1/accounts/" + quote(k, safe="")),
     st.sampled_from(["/jwt/v1/accounts", "/jwt/v1/accounts/", "/jwt/v1/operator", "/jwt/v1/help", "/jwt/v1/pack",
                      "/healthz", "/-/healthz", "/-/version", "/-/config", "/-/stats", "/metrics", "/-/status",
-                     "/", "/jwt/v1", "/jwt/v2/accounts/x", "/-/", "/-/monitor/events"]),
+                     "/", "/jwt/v1", "/jwt/v2/accounts/x", "/-/", "/-/monitor/events", "/-/signin", "/-/signout"]),
     st.text(max_size=40).map(lambda t: "/" + quote(t)),
 )
 QUERY_KEYS = st.sampled_from(["check", "text", "decode", "notify", "list", "limit", "after", "max", "jti", "x"])
 QUERY_VALUES = st.one_of(st.sampled_from(["true", "false", "1", "0", "", "-1", "999999999999"]), st.text(max_size=20))
-HEADER_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40)
+HEADER_TEXT = st.one_of(
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40),
+    st.sampled_from([f"Bearer {TOKEN}", "Bearer", "Bearer x", f"bearer {TOKEN}", "Basic eA==", "accountd=x"]),
+)
 BODIES = st.one_of(
     st.none(),
     st.binary(max_size=300),
@@ -108,7 +119,7 @@ BODIES = st.one_of(
     path=PATHS,
     query=st.dictionaries(QUERY_KEYS, QUERY_VALUES, max_size=3),
     headers=st.dictionaries(st.sampled_from(["If-None-Match", "Accept", "Content-Type", "Origin", "Range",
-                                             "Access-Control-Request-Method", "Authorization"]),
+                                             "Access-Control-Request-Method", "Authorization", "Cookie"]),
                             HEADER_TEXT, max_size=3),
     body=BODIES,
 )
