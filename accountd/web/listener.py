@@ -133,9 +133,12 @@ class GuardedSite(web.TCPSite):
             # As web.Server.__call__ makes its RequestHandler, with the runner's settings.
             return GuardedHandler(server, role=self.role, limits=self.limits, loop=loop, **server._kwargs)
 
+        # A TLS handshake gets the header timeout too (asyncio's default is 60 s).
+        handshake = self.limits.header_timeout if self._ssl_context is not None else None
         self._server = await loop.create_server(protocol, self._host, self._port, ssl=self._ssl_context,
                                                 backlog=self._backlog, reuse_address=self._reuse_address,
-                                                reuse_port=self._reuse_port)  # fmt: skip
+                                                reuse_port=self._reuse_port,
+                                                ssl_handshake_timeout=handshake)  # fmt: skip
         sockets = self._server.sockets
         self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
 
