@@ -83,9 +83,11 @@ def _hostname(host: str) -> str:
 
 
 def _foreign(request: web.BaseRequest) -> bool:
-    """Whether a browser says another origin or site made this request."""
-    if request.headers.get("Sec-Fetch-Site", "") in ("cross-site", "same-site"):
-        return True
+    """Whether a browser says another origin or site made this request: ``Sec-Fetch-Site`` where it
+    sends one (right behind a TLS-terminating proxy too), else an ``Origin`` that is not ours."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site not in ("same-origin", "none")
     origin = request.headers.get("Origin")
     return origin is not None and origin != f"{request.scheme}://{request.host}"
 
