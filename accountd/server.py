@@ -20,6 +20,7 @@ from accountd.bus import Bus, Notifier, Responder
 from accountd.claims import ClaimsError, Role, Trust, extract_jwt, load_seed, validate_operator
 from accountd.config import ConfigError, Settings
 from accountd.monitor import attach
+from accountd.natsclient import NatsTLS, NatsTLSError
 from accountd.ratelimit import RateLimiter
 from accountd.service import AccountCache, AccountService, ManagedPolicy
 from accountd.service.cache import describe
@@ -97,8 +98,10 @@ class Server:
                 signer = load_seed(Path(settings.signing_key), Role.OPERATOR)
             except ClaimsError as exc:
                 raise ConfigError(f"--signing-key {settings.signing_key}: {exc.message}") from None
+        nats_tls = NatsTLS(settings.nats_tls_ca, settings.nats_tls_cert, settings.nats_tls_key)
         try:
-            self.store: Store = store or open_store(settings.store, nats=settings.nats, creds=settings.creds)
+            self.store: Store = store or open_store(settings.store, nats=settings.nats, creds=settings.creds,
+                                                    tls=nats_tls)
         except ValueError as exc:  # a malformed --store value: a usage error, not a traceback
             raise ConfigError(str(exc)) from None
         policy = ManagedPolicy(settings.allow_new_accounts, dict(settings.max_limits), settings.clamp_limits)
@@ -108,7 +111,11 @@ class Server:
                                           cache=AccountCache.from_size(settings.cache_size))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        self.bus = Bus(settings.nats, settings.creds or None, name=settings.name) if settings.nats else None
+        try:
+            self.bus = Bus(settings.nats, settings.creds or None, name=settings.name, tls=nats_tls) \
+                if settings.nats else None
+        except NatsTLSError as exc:
+            raise ConfigError(str(exc)) from None
         if isinstance(self.store, DirectoryStore):
             self.store.describe = describe  # files other tools wrote get the meta they are served by
         kv = isinstance(self.store, KVStore)
@@ -120,7 +127,8 @@ class Server:
             # Other instances write the same bucket: drop what they change from the service's cache.
             self.store.on_external_change = self.service.forget
             self.store.on_pending = self.notifier.kick  # a backlog fetched in the background
-        self.responder = Responder(self.service, name=settings.name, silent_miss=settings.lookup_miss == "silent")
+        self.responder = Responder(self.service, name=settings.name, silent_miss=settings.lookup_miss == "silent",
+                                   write_rate=settings.write_rate, write_burst=settings.write_burst)
         self.extras: dict[str, Any] = {}
         self.requests = RequestCounts()
         self.registry = CollectorRegistry()

@@ -1,7 +1,8 @@
 """The system-account NATS connection: connects in the background and never gives up.
 
 The Go original exits when its connection finally closes; accountd keeps retrying the initial
-connect and reconnects forever, and HTTP keeps working meanwhile.
+connect and reconnects forever, and HTTP keeps working meanwhile. A failed attempt is logged as a
+warning when its reason changes (a TLS problem says so), not once per retry.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-import nats
 from nats.aio.client import Client
+
+from accountd.natsclient import NatsTLS, describe_error, insecure
 
 __all__ = ["Bus"]
 
@@ -26,10 +28,15 @@ class Bus:
     reconnect (flush what queued up meanwhile).
     """
 
-    def __init__(self, servers: list[str], creds: str | None, *, name: str = "accountd") -> None:
+    def __init__(self, servers: list[str], creds: str | None, *, name: str = "accountd",
+                 tls: NatsTLS | None = None) -> None:
         self.servers = servers
         self.creds = creds
         self.name = name
+        self.tls = tls or NatsTLS()
+        self._options = self.tls.connect_options()  # a bad TLS file fails here, at construction
+        self._attempt: Client | None = None
+        self._last_warning = ""
         self.nc: Client | None = None
         self._on_connect: list[Callable[[Client], Awaitable[None]]] = []
         self._on_reconnect: list[Callable[[Client], Awaitable[None]]] = []
@@ -61,8 +68,11 @@ class Bus:
     async def _connect_loop(self) -> None:
         delay = 0.25
         while True:
+            # nats-py retries a failed first connect itself (forever, reconnects being unlimited):
+            # each failure reaches _error, which needs the attempt's INFO to say why.
+            nc = self._attempt = Client()
             try:
-                self.nc = await nats.connect(
+                await nc.connect(
                     servers=self.servers,
                     user_credentials=self.creds,
                     name=self.name,
@@ -74,12 +84,20 @@ class Bus:
                     disconnected_cb=self._disconnected,
                     reconnected_cb=self._reconnected,
                     error_cb=self._error,
+                    **self._options,
                 )
+                problem = insecure(nc, self.servers, self.tls)
+                if problem:
+                    await nc.close()
+                    raise ConnectionError(problem)
             except Exception as exc:  # nats-py raises several unrelated types here
-                log.warning("NATS connect to %s failed: %s; retrying in %.1fs", ",".join(self.servers), exc, delay)
+                log.warning("NATS connect to %s failed: %s; retrying in %.1fs", ",".join(self.servers),
+                            describe_error(exc, info=nc._server_info, tls=self.tls), delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
+            self.nc = nc
+            self._last_warning = ""
             log.info("connected to NATS at %s", self.nc.connected_url.netloc if self.nc.connected_url else "?")
             await self._run_callbacks(first=True)
             return
@@ -102,7 +120,13 @@ class Bus:
         await self._run_callbacks(first=False)
 
     async def _error(self, exc: Exception) -> None:
-        log.debug("NATS error: %s", exc)
+        nc = self.nc or self._attempt
+        text = describe_error(exc, info=nc._server_info if nc is not None else None, tls=self.tls)
+        if self.nc is None and text != self._last_warning:  # still connecting: say why, once per reason
+            self._last_warning = text
+            log.warning("NATS connect to %s failed: %s; retrying", ",".join(self.servers), text)
+        else:
+            log.debug("NATS error: %s", text)
 
     async def close(self) -> None:
         if self._task is not None and not self._task.done():

@@ -9,6 +9,11 @@
   connection's ``max_payload`` gets an error reply saying so (publishing it would fail).
   ``$SYS.REQ.CLAIMS.DELETE`` → DELETE rules.
 
+UPDATE and DELETE take a token from a per-client bucket (``write_rate`` per second, bursts of
+``write_burst``; the same :class:`~accountd.ratelimit.RateLimiter` as HTTP writes): a refused request
+gets a 429 error reply and changes nothing. A NATS message does not name its sender, so the client
+is its reply inbox — see :func:`client_of`.
+
 Replies use nats-server's envelope, ``server`` first, because nsc dereferences ``server.name``.
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
 import socket
 from datetime import UTC, datetime
 from typing import Any
@@ -35,14 +41,38 @@ from accountd.bus.subjects import (
 )
 from accountd.claims import Role, create
 from accountd.errors import AccountNotFound, BadRequest, ServiceError
+from accountd.ratelimit import RateLimiter
 from accountd.service import AccountService
 
-__all__ = ["Responder", "server_info"]
+__all__ = ["Responder", "client_of", "server_info"]
 
 log = logging.getLogger("accountd.responder")
 
 LIST_PAGE = 1000
 """Keys read from the store at a time to answer ``$SYS.REQ.CLAIMS.LIST``."""
+
+
+NO_REPLY = "(no reply subject)"
+"""The one bucket shared by every request sent without a reply subject."""
+
+
+def client_of(reply: str) -> str:
+    """The rate-limit key of a request: its reply subject's first two tokens (``_INBOX.<nuid>``).
+
+    nats-py's ``request()`` and Go's use one ``_INBOX.<nuid>.*`` prefix per connection, while their
+    ``new_inbox()`` makes a fresh ``<nuid>`` per call; a NUID is a 12-character prefix fixed per
+    client and a 10-character sequence, so a 22-character second token keeps its first 12 and both
+    kinds of inbox of one connection share a bucket. A client choosing its own reply subjects can
+    still spread over many buckets: NATS authorisation (who may publish on ``$SYS.REQ``) is the
+    real gate.
+    """
+    if not reply:
+        return NO_REPLY
+    first, _, rest = reply.partition(".")
+    second = rest.partition(".")[0]
+    if len(second) == 22 and second.isalnum():
+        second = second[:12]
+    return f"{first}.{second}"
 
 
 def _now_rfc3339() -> str:
@@ -64,9 +94,11 @@ def server_info(name: str, server_id: str, seq: int) -> dict[str, Any]:
 
 class Responder:
     def __init__(
-        self, service: AccountService, *, name: str = "accountd", silent_miss: bool = False, list_page: int = LIST_PAGE
+        self, service: AccountService, *, name: str = "accountd", silent_miss: bool = False, list_page: int = LIST_PAGE,
+        write_rate: float = 0.0, write_burst: int = 1,
     ) -> None:
         self.service = service
+        self.limiter = RateLimiter(write_rate, write_burst)
         self.name = name
         self.list_page = list_page
         self._nc: Client | None = None
@@ -74,7 +106,7 @@ class Responder:
         self.silent_miss = silent_miss
         self._seq = itertools.count(1)
         self.counters: dict[str, int] = {"lookups": 0, "lookup_misses": 0, "updates": 0, "update_errors": 0,
-                                         "lists": 0, "list_errors": 0, "deletes": 0}
+                                         "lists": 0, "list_errors": 0, "deletes": 0, "rate_limited": 0}
 
     async def subscribe(self, nc: Client) -> None:
         self._nc = nc
@@ -114,9 +146,25 @@ class Responder:
             return
         await self._reply(msg, entry.body)
 
+    async def _refused(self, msg: Msg, account: str) -> bool:
+        """Take a write token for ``msg``'s client; without one, answer 429 and say True."""
+        wait = self.limiter.take(client_of(msg.reply))
+        if not wait:
+            return False
+        self.counters["rate_limited"] += 1
+        if self.counters["rate_limited"] == 1 or self.counters["rate_limited"] % 1000 == 0:
+            log.warning("%s: too many requests from %s (%d refused so far)", msg.subject, client_of(msg.reply),
+                        self.counters["rate_limited"])
+        seconds = max(1, math.ceil(wait))
+        await self._reply(msg, self.envelope(error={
+            "account": account, "code": 429, "description": f"too many requests; retry in {seconds} s"}))
+        return True
+
     async def _update(self, msg: Msg) -> None:
         subject_account = account_from_subject(msg.subject) or None
         self.counters["updates"] += 1
+        if await self._refused(msg, subject_account or "n/a"):
+            return
         if not msg.data:
             self.counters["update_errors"] += 1
             await self._reply(msg, self.envelope(error={
@@ -180,6 +228,8 @@ class Responder:
 
     async def _delete(self, msg: Msg) -> None:
         self.counters["deletes"] += 1
+        if await self._refused(msg, "n/a"):
+            return
         try:
             claims, _ = self.service.check_delete(msg.data)
             count = await self.service.delete(msg.data)

@@ -10,7 +10,8 @@
 ``PATH?shard=true``                    the same, sharded ``<PATH>/<last 2 chars>/<PUB>.jwt``
 ``nats-kv://BUCKET[?options]``         :class:`KVStore`, a JetStream KV bucket shared by several
                                        instances (options: ``replicas``, ``history``, ``servers``,
-                                       ``creds``, ``ack_wait``; see :mod:`accountd.store.kv`)
+                                       ``creds``, ``ack_wait``, ``tls_ca``, ``tls_cert``,
+                                       ``tls_key``; see :mod:`accountd.store.kv`)
 =====================================  ===========================================================
 
 The store is returned unopened: call ``await store.open()``.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 
+from accountd.natsclient import NatsTLS
 from accountd.store.base import Conflict, NotFound, Record, Store, StoreError
 from accountd.store.directory import DirectoryStore
 from accountd.store.failing import FailingStore
@@ -47,11 +49,11 @@ _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
 
-def open_store(spec: str, *, nats: list[str] | None = None, creds: str = "") -> Store:
+def open_store(spec: str, *, nats: list[str] | None = None, creds: str = "", tls: NatsTLS | None = None) -> Store:
     """The store named by ``spec`` (see the module docstring); ``ValueError`` if it names none.
 
-    ``nats``/``creds`` (the server's ``--nats``/``--creds``) are the defaults of a ``nats-kv://``
-    store's own connection.
+    ``nats``/``creds``/``tls`` (the server's ``--nats``/``--creds``/``--nats-tls-*``) are the
+    defaults of a ``nats-kv://`` store's own connection.
     """
     spec = spec.strip()
     match = _SCHEME.match(spec)
@@ -67,7 +69,7 @@ def open_store(spec: str, *, nats: list[str] | None = None, creds: str = "") -> 
             raise ValueError(f"store {spec!r}: write sqlite:PATH (a database file; it takes no options)")
         return SQLiteStore(os.path.expanduser(path))
     if scheme == "nats-kv":
-        return KVStore.from_spec(spec, nats=nats, creds=creds)
+        return KVStore.from_spec(spec, nats=nats, creds=creds, tls=tls)
     if scheme not in ("", "dir"):
         raise ValueError(
             f"store {spec!r}: unknown scheme {scheme + ':'!r}; use memory:, sqlite:PATH, dir:PATH, "

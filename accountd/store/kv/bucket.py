@@ -22,6 +22,7 @@ from nats.aio.client import Client
 from nats.js.api import KeyValueConfig
 from nats.js.errors import APIError, BadRequestError, NoStreamResponseError, NotFoundError
 
+from accountd.natsclient import NatsConnectError, NatsTLS, connect
 from accountd.store._index import EMPTY_META, clean_meta
 from accountd.store.base import Record, StoreError
 from accountd.types import JWT, AccountKey
@@ -61,6 +62,7 @@ class Bucket:
         *,
         servers: list[str],
         creds: str | None,
+        tls: NatsTLS,
         replicas: int | None,
         history: int,
         timeout: float,
@@ -71,6 +73,7 @@ class Bucket:
         self.prefix = f"$KV.{name}."
         self.servers = servers
         self.creds = creds
+        self.tls = tls
         self.replicas = replicas
         self.history = history
         self.timeout = timeout
@@ -104,25 +107,22 @@ class Bucket:
         async def reconnected() -> None:
             self.on_reconnect()
 
-        last: list[BaseException] = []
-
         async def quiet(exc: BaseException | None = None) -> None:
-            if exc is not None:
-                last[:] = [exc]
+            pass
 
         # nats-py 2.16 retries a failed first connect forever when reconnects are unlimited, even an
         # authorization violation (observed): try each server once here and let retry() pace the
         # attempts; reconnect forever once connected.
         try:
-            nc = await nats.connect(
-                servers=self.servers, user_credentials=self.creds, name=f"accountd-kv-{self.name}",
+            nc = await connect(
+                self.servers, tls=self.tls, user_credentials=self.creds, name=f"accountd-kv-{self.name}",
                 allow_reconnect=False, max_reconnect_attempts=1, reconnect_time_wait=0.5, connect_timeout=2,
                 reconnected_cb=reconnected, disconnected_cb=quiet, error_cb=quiet,
             )
-        except nats.errors.NoServersError:
-            if last:  # say why, not just "no servers available"
-                raise ConnectionError(describe(last[0])) from None
-            raise
+        except NatsConnectError as exc:
+            if exc.tls:  # a certificate does not fix itself: no retries
+                raise StoreError(f"cannot connect to NATS for the KV bucket {self.name}: {exc}") from None
+            raise ConnectionError(str(exc)) from None
         nc.options["allow_reconnect"] = True
         nc.options["max_reconnect_attempts"] = -1
         return nc

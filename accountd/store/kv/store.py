@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import dataclasses
 import os
 import re
 import time
@@ -13,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from accountd.natsclient import NatsTLS
 from accountd.store._index import check_account, clean_jwt, clean_meta
 from accountd.store.base import Conflict, NotFound, Record, StoreError
 from accountd.store.kv.bucket import Bucket, WrongLast, decode, retry, write_headers
@@ -44,6 +46,7 @@ class KVStore:
         *,
         servers: list[str],
         creds: str | None = None,
+        tls: NatsTLS | None = None,
         replicas: int | None = None,
         history: int = 5,
         ack_wait: float = 1.0,
@@ -59,13 +62,15 @@ class KVStore:
         self.stream = f"KV_{bucket}"
         self.servers = servers
         self.creds = creds
+        self.tls = tls or NatsTLS()
+        self.tls.context()  # a missing or malformed TLS file is refused now, not retried at open()
         self.replicas = replicas
         self.history = history
         self.ack_wait = ack_wait
         self.open_timeout = open_timeout
         self.on_external_change: Callable[[AccountKey], None] = lambda account: None
         """Called with each account changed by someone else (another instance) once the index shows it."""
-        self._bucket = Bucket(bucket, servers=servers, creds=creds, replicas=replicas, history=history,
+        self._bucket = Bucket(bucket, servers=servers, creds=creds, tls=self.tls, replicas=replicas, history=history,
                               timeout=timeout, write_timeout=write_timeout)
         self._index = Revisions()
         self._recent: OrderedDict[AccountKey, Record] = OrderedDict()
@@ -84,16 +89,20 @@ class KVStore:
         self._outbox.on_pending = callback
 
     @classmethod
-    def from_spec(cls, spec: str, *, nats: list[str] | None = None, creds: str = "") -> KVStore:
-        """``nats-kv://BUCKET[?replicas=N&history=N&servers=URL,URL&creds=FILE&ack_wait=SECONDS]``.
+    def from_spec(cls, spec: str, *, nats: list[str] | None = None, creds: str = "",
+                  tls: NatsTLS | None = None) -> KVStore:
+        """``nats-kv://BUCKET[?replicas=N&history=N&servers=URL,URL&creds=FILE&ack_wait=SECONDS``
+        ``&tls_ca=FILE&tls_cert=FILE&tls_key=FILE]``.
 
-        ``servers`` and ``creds`` default to the server's ``--nats`` and ``--creds``.
+        ``servers``, ``creds`` and the TLS files default to the server's ``--nats``, ``--creds`` and
+        ``--nats-tls-*``; each ``tls_*`` option replaces the one file it names.
         """
         rest = spec.split(":", 1)[1] if ":" in spec else spec
         if not rest.startswith("//"):
             raise ValueError(f"store {spec!r}: write nats-kv://BUCKET")
         bucket, _, query = rest[2:].partition("?")
         options: dict[str, Any] = {"servers": list(nats or []), "creds": creds or None}
+        tls_files = dataclasses.asdict(tls or NatsTLS())
         for item in filter(None, query.split("&")):
             key, _, value = item.partition("=")
             try:
@@ -109,11 +118,13 @@ class KVStore:
                     options[key] = [u.strip() for u in value.split(",") if u.strip()]
                 elif key == "creds":
                     options[key] = os.path.abspath(os.path.expanduser(value)) if value else None
+                elif key in ("tls_ca", "tls_cert", "tls_key"):
+                    tls_files[key[4:]] = os.path.abspath(os.path.expanduser(value)) if value else ""
                 else:
                     raise KeyError(key)
             except KeyError:
                 raise ValueError(f"store {spec!r}: unknown option {item!r}; options are replicas, history, "
-                                 "servers, creds, ack_wait") from None
+                                 "servers, creds, ack_wait, tls_ca, tls_cert, tls_key") from None
             except ValueError:
                 raise ValueError(f"store {spec!r}: bad value in {item!r} (replicas 1-5, history 1-64, "
                                  "ack_wait > 0 seconds)") from None
@@ -122,7 +133,7 @@ class KVStore:
                 raise ValueError(f"store {spec!r}: no passwords in the store spec (it is shown by /-/config); "
                                  "use creds=FILE")
         try:
-            return cls(bucket, **options)
+            return cls(bucket, tls=NatsTLS(**tls_files), **options)
         except ValueError as exc:
             raise ValueError(f"store {spec!r}: {exc}") from None
 
