@@ -1,17 +1,20 @@
-"""What changed between two versions of an account's claims.
+"""What changed between two versions of an account's claims — the one diff of accountd.
 
 :func:`diff_accounts` names the changes a service acting on an update cares about: limits,
 signing keys, revocations, exports and imports; everything else that changed is listed by field
-name in :attr:`AccountDiff.other`.
+name in :attr:`AccountDiff.other`, with its values in :attr:`AccountDiff.other_values`. The
+resolver's callbacks get it, ``push --diff`` prints :meth:`AccountDiff.lines`, and the history
+routes and pages of ``accountd serve`` show it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from accountd.claims import AccountClaims, AccountLimits, Export, Import, ScopedSigningKey
+from accountd.claims.models import AccountClaims, AccountLimits, Export, Import, ScopedSigningKey
 
 __all__ = ["AccountDiff", "diff_accounts"]
 
@@ -54,6 +57,8 @@ class AccountDiff:
     imports_changed: tuple[str, ...] = ()
     other: tuple[str, ...] = ()
     """Other changed fields, by name (``name``, ``exp``, ``default_permissions``, ``mappings``…)."""
+    other_values: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    """The values of :attr:`other` (name → (old, new)), as Go's JSON shows them."""
 
     @property
     def changed(self) -> bool:
@@ -89,16 +94,45 @@ class AccountDiff:
             parts.append("other " + ", ".join(self.other))
         return "; ".join(parts) or "no change"
 
+    def lines(self) -> list[str]:
+        """Every change as a line for people: ``limits.conn: -1 -> 5``, ``export added: service api.>``."""
+        out = [f"limits.{k}: {_show(o)} -> {_show(n)}" for k, (o, n) in self.limits.items()]
+        out += [f"signing key added: {k}" for k in self.signing_keys_added]
+        out += [f"signing key removed: {k}" for k in self.signing_keys_removed]
+        out += [f"signing key scope changed: {k}" for k in self.signing_keys_changed]
+        out += [f"revocation added: {k} (before {v})" for k, v in self.revocations_added.items()]
+        out += [f"revocation removed: {k}" for k in self.revocations_removed]
+        for what in ("export", "import"):
+            for how in ("added", "removed", "changed"):
+                out += [f"{what} {how}: {item}" for item in getattr(self, f"{what}s_{how}")]
+        out += [f"{k}: {_show(o)} -> {_show(n)}" for k, (o, n) in self.other_values.items()]
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"account": self.account, "old_jti": self.old_jti, "new_jti": self.new_jti}
         for f in dataclasses.fields(self):
             if f.name in doc:
                 continue
             value = getattr(self, f.name)
-            if f.name == "limits":
+            if f.name in ("limits", "other_values"):
                 value = {k: {"old": o, "new": n} for k, (o, n) in value.items()}
             doc[f.name] = list(value) if isinstance(value, tuple) else value
         return doc
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _go(value: Any) -> Any:
+    """A value as Go's JSON shows it (structs through ``to_go``, lists and maps of them too)."""
+    if hasattr(value, "to_go"):
+        return value.to_go()
+    if isinstance(value, list):
+        return [_go(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _go(v) for k, v in value.items()}
+    return value
 
 
 def _limits(old: AccountLimits, new: AccountLimits) -> dict[str, tuple[Any, Any]]:
@@ -156,10 +190,12 @@ def diff_accounts(old: AccountClaims, new: AccountClaims) -> AccountDiff:
         revs_removed = tuple(sorted(k for k in a.revocations if k not in b.revocations))
     ex = same if a.exports == b.exports else _compare(_keyed(a.exports, _export_key), _keyed(b.exports, _export_key))
     im = same if a.imports == b.imports else _compare(_keyed(a.imports, _import_key), _keyed(b.imports, _import_key))
-    other = [n for n in _TOP_OTHER if getattr(old, n) != getattr(new, n)]
-    other += [n for n in _NATS_OTHER if getattr(a, n) != getattr(b, n)]
+    values = {n: (_go(getattr(old, n)), _go(getattr(new, n))) for n in _TOP_OTHER if getattr(old, n) != getattr(new, n)}
+    values.update({n: (_go(getattr(a, n)), _go(getattr(b, n))) for n in _NATS_OTHER if getattr(a, n) != getattr(b, n)})
+    other = list(values)
     if a.extra != b.extra:
         other.append("unknown fields")
+        values["unknown fields"] = (_go(a.extra), _go(b.extra))
     return AccountDiff(
         account=new.sub,
         old_jti=old.jti,
@@ -177,4 +213,5 @@ def diff_accounts(old: AccountClaims, new: AccountClaims) -> AccountDiff:
         imports_removed=im[1],
         imports_changed=im[2],
         other=tuple(other),
+        other_values=values,
     )

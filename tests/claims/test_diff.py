@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from accountd.claims import AccountClaims, Export, Import, JetStreamLimits, Role, ScopedSigningKey, create, new_account
-from accountd.resolver import diff_accounts
+from accountd.claims.diff import diff_accounts
 
 
 def _pair() -> tuple[AccountClaims, AccountClaims]:
@@ -79,3 +79,19 @@ def test_other_fields_are_listed_by_name() -> None:
     diff = diff_accounts(old, new)
     assert set(diff.other) == {"name", "exp", "description", "mappings"}
     assert diff.to_dict()["other"] == list(diff.other)
+
+
+def test_lines_for_people_name_every_change_with_its_values() -> None:
+    old, new = _pair()
+    new.nats.limits.conn = 5
+    new.name = "B"
+    new.nats.tags = ["tier:gold"]
+    new.nats.exports = [Export(name="api", subject="api.>", type="service")]
+    new.nats.signing_keys = [create(Role.ACCOUNT).public_key]
+    lines = diff_accounts(old, new).lines()
+    assert lines[0] == "limits.conn: -1 -> 5"
+    assert f"signing key added: {new.nats.signing_keys[0]}" in lines
+    assert "export added: service api.>" in lines
+    assert 'name: "A" -> "B"' in lines and 'tags: [] -> ["tier:gold"]' in lines
+    assert diff_accounts(old, old).lines() == []
+    assert diff_accounts(old, new).to_dict()["other_values"]["name"] == {"old": "A", "new": "B"}
