@@ -1,4 +1,4 @@
-"""What the nsc-style commands share: ``--home``/``--operator`` options, error translation, progress.
+"""What the commands share: ``--home``/``--operator`` and NATS TLS options, error translation, progress.
 
 Every command is a :class:`JsonCommand`: with ``--json`` even a usage error (exit 2) prints its
 JSON error document on stdout. Errors of the lower layers (:class:`~accountd.nsc.errors.NscError`,
@@ -22,6 +22,7 @@ import click
 from accountd.claims.errors import ClaimsError
 from accountd.claims.validate import structure_issues
 from accountd.cli.output import CommandFailed, json_option, say
+from accountd.natsclient import NatsTLS, NatsTLSError
 from accountd.nsc.errors import NscError
 from accountd.nsc.home import HOME_ENV, Home
 from accountd.nsc.store import OperatorDir
@@ -32,6 +33,7 @@ __all__ = [
     "account_option",
     "check_url",
     "home_option",
+    "nats_tls_options",
     "nsc_command",
     "open_home",
     "operator_option",
@@ -61,6 +63,32 @@ def account_option(
     help_text: str = "Account name (default: the only account).", required: bool = False
 ) -> Callable[[F], F]:
     return click.option("--account", "-a", "account", metavar="NAME", required=required, help=help_text)
+
+
+def nats_tls_options(f: F) -> F:
+    """``--nats-tls-ca``, ``--nats-tls-cert``, ``--nats-tls-key`` (``ACCOUNTD_NATS_TLS_*``), as serve has
+    them; the command receives them as one ``nats_tls:`` :class:`~accountd.natsclient.NatsTLS`, its
+    files already loaded once (a file that is not a usable PEM is a usage error)."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, nats_tls_ca: str | None, nats_tls_cert: str | None, nats_tls_key: str | None,
+                **kwargs: Any) -> Any:
+        try:
+            tls = NatsTLS(nats_tls_ca or "", nats_tls_cert or "", nats_tls_key or "")
+            tls.context()
+        except NatsTLSError as exc:
+            raise click.UsageError(str(exc)) from None
+        return f(*args, nats_tls=tls, **kwargs)
+
+    path = click.Path(exists=True, dir_okay=False)
+    for name, help_text in (
+        ("key", "Private key (PEM) of --nats-tls-cert."),
+        ("cert", "Client certificate (PEM) for NATS servers that verify clients (tls { verify: true })."),
+        ("ca", "CA bundle (PEM) to verify the NATS servers (default: the system's)."),
+    ):
+        wrapper = click.option(f"--nats-tls-{name}", type=path, envvar=f"ACCOUNTD_NATS_TLS_{name.upper()}",
+                               show_envvar=True, help=help_text)(wrapper)
+    return wrapper  # type: ignore[return-value]
 
 
 def _usage_error_json(exc: click.UsageError) -> None:

@@ -10,13 +10,15 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import click
-import nats
 from nats.aio.client import Client
 
+from accountd.cli.common import nats_tls_options
 from accountd.cli.output import emit, fail, json_option, say, table
 from accountd.cli.root import main
 from accountd.monitor import Monitor, MonitorState, ping_servers
 from accountd.monitor.events import AccountStatzEvent, Event
+from accountd.natsclient import NatsConnectError, NatsTLS
+from accountd.natsclient import connect as nats_connect
 
 __all__ = ["events", "servers"]
 
@@ -29,6 +31,7 @@ CREDS_HINT = "--creds (or ACCOUNTD_CREDS) must be a user of the operator's syste
 
 
 def nats_options(f: F) -> F:
+    f = nats_tls_options(f)
     f = click.option(
         "--creds",
         type=click.Path(exists=True, dir_okay=False),
@@ -45,7 +48,7 @@ def nats_options(f: F) -> F:
     )(f)
 
 
-async def connect(url: str, creds: str | None, *, as_json: bool) -> Client:
+async def connect(url: str, creds: str | None, tls: NatsTLS, *, as_json: bool) -> Client:
     async def quiet(exc: Exception) -> None:  # nats-py logs a traceback per error by default
         pass
 
@@ -53,22 +56,14 @@ async def connect(url: str, creds: str | None, *, as_json: bool) -> Client:
     try:
         # nats-py 2.16 retries a refused first connect forever with max_reconnect_attempts=0 (it checks
         # "> 0"; seen when nothing listens): allow one retry per server, and bound it all with a timeout.
-        return await asyncio.wait_for(
-            nats.connect(
-                servers=servers,
-                user_credentials=creds,
-                name="accountd-cli",
-                connect_timeout=3,
-                allow_reconnect=False,
-                max_reconnect_attempts=1,
-                reconnect_time_wait=0.2,
-                error_cb=quiet,
-            ),
-            timeout=8 * len(servers),
+        return await nats_connect(
+            servers, tls=tls, timeout=8 * len(servers), user_credentials=creds, name="accountd-cli",
+            connect_timeout=3, allow_reconnect=False, max_reconnect_attempts=1, reconnect_time_wait=0.2,
+            error_cb=quiet,
         )
-    except Exception as exc:  # nats-py raises several unrelated types here
-        fail(f"cannot connect to NATS at {url}: {exc or type(exc).__name__}",
-             f"check --nats; {CREDS_HINT}", as_json=as_json, code="nats_unavailable")  # fmt: skip
+    except NatsConnectError as exc:
+        hint = "check --nats-tls-ca/--nats-tls-cert/--nats-tls-key" if exc.tls else f"check --nats; {CREDS_HINT}"
+        fail(f"cannot connect to NATS at {url}: {exc}", hint, as_json=as_json, code="nats_unavailable")
 
 
 # ------------------------------------------------------------------------------------------ servers
@@ -108,7 +103,8 @@ def servers_table(rows: list[JSON]) -> str:
     help="Stop once no reply came for this many seconds.",
 )  # fmt: skip
 @json_option
-def servers(nats_url: str, creds: str | None, timeout: float, quiet_period: float, as_json: bool) -> None:
+def servers(nats_url: str, creds: str | None, nats_tls: NatsTLS, timeout: float, quiet_period: float,
+            as_json: bool) -> None:
     """List the nats-servers that answer $SYS.REQ.SERVER.PING, with their load.
 
     Every server in the cluster (and in clusters joined by gateways) replies; replies are
@@ -116,7 +112,7 @@ def servers(nats_url: str, creds: str | None, timeout: float, quiet_period: floa
     """
 
     async def run() -> list[JSON]:
-        nc = await connect(nats_url, creds, as_json=as_json)
+        nc = await connect(nats_url, creds, nats_tls, as_json=as_json)
         try:
             replies, _ = await ping_servers(nc, quiet=quiet_period, timeout=timeout)
         finally:
@@ -181,7 +177,7 @@ def event_line(row: JSON) -> str:
 @nats_options
 def events(
     follow: bool, wait: float, accounts: tuple[str, ...], types: tuple[str, ...], as_json: bool,
-    nats_url: str, creds: str | None,
+    nats_url: str, creds: str | None, nats_tls: NatsTLS,
 ) -> None:  # fmt: skip
     """Show $SYS events: client connects and disconnects, authentication errors, server stats.
 
@@ -201,7 +197,7 @@ def events(
         return not wanted_accounts or bool(wanted_accounts & {row["account"], row["account_name"]})
 
     async def run() -> list[JSON]:
-        nc = await connect(nats_url, creds, as_json=as_json)
+        nc = await connect(nats_url, creds, nats_tls, as_json=as_json)
         monitor = Monitor(nc, ping_interval=None)
         queue: asyncio.Queue[Event] = asyncio.Queue()
         monitor.add_listener(queue.put_nowait)

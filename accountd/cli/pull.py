@@ -23,6 +23,7 @@ from accountd.cli.remote import Target, choose_target, nats_credentials, remote_
 from accountd.cli.remote_http import HttpRemote, RemoteError
 from accountd.cli.remote_nats import NatsRemote
 from accountd.cli.root import main
+from accountd.natsclient import NatsTLS
 
 __all__ = ["pull"]
 
@@ -51,7 +52,8 @@ def _fetch_http(target: Target, keys: dict[str, str], timeout: float) -> dict[st
 
 async def _fetch_nats(target: Target, creds: tuple[str, bool], keys: dict[str, str], timeout: float,
                       expect: int, everything: bool) -> dict[str, str | Exception | None]:
-    async with NatsRemote(target.url, creds[0], creds_is_file=creds[1], timeout=timeout, expect=expect) as r:
+    async with NatsRemote(target.url, creds[0], creds_is_file=creds[1], timeout=timeout, expect=expect,
+                          tls=target.tls) as r:
         if everything:
             pack = await r.pack()
             return {name: pack.get(pub) for name, pub in keys.items()}
@@ -69,7 +71,7 @@ def _row(name: str, pub: str, ok: bool, state: str, message: str) -> dict[str, A
 @click.option("--overwrite-newer", is_flag=True, help="Replace a local JWT even when it is newer.")
 @nsc_command
 def pull(account: str | None, all_accounts: bool, operator: str | None, url: str | None, transport: str | None,
-         timeout: float, expect: int, creds: Path | None, overwrite_newer: bool, as_json: bool,
+         timeout: float, expect: int, creds: Path | None, nats_tls: NatsTLS, overwrite_newer: bool, as_json: bool,
          home: Path | None) -> None:
     """Pull account JWTs from the account server (HTTP GET) or nats-servers (LOOKUP / PACK)."""
     h = open_home(home)
@@ -78,7 +80,7 @@ def pull(account: str | None, all_accounts: bool, operator: str | None, url: str
         op = opdir.operator().claims
         names = select_accounts(opdir, account, all_accounts)
         keys = {n: opdir.account(n).public_key for n in names}
-        target = choose_target(op, url, transport)
+        target = choose_target(op, url, transport, nats_tls)
         nats_creds = nats_credentials(h, opdir, op, creds) if target.transport == "nats" else ("", False)
     try:
         if target.transport == "http":

@@ -19,6 +19,7 @@ from accountd.cli.remote import Target, choose_target, delete_request, nats_cred
 from accountd.cli.remote_http import HttpRemote, RemoteError
 from accountd.cli.remote_nats import NatsRemote, Reply
 from accountd.cli.root import main
+from accountd.natsclient import NatsTLS
 from accountd.nsc.home import Home
 from accountd.nsc.store import Entity
 
@@ -117,7 +118,8 @@ async def _run_nats(h: Home, op: Any, target: Target, creds: tuple[str, bool],
                     selected: dict[str, Entity[AccountClaims]], local_keys: set[str], prune: bool, diff: bool,
                     timeout: float, expect: int) -> list[Result]:
     results: list[Result] = []
-    async with NatsRemote(target.url, creds[0], creds_is_file=creds[1], timeout=timeout, expect=expect) as r:
+    async with NatsRemote(target.url, creds[0], creds_is_file=creds[1], timeout=timeout, expect=expect,
+                          tls=target.tls) as r:
         if diff:
             names = list(selected)
             found = await asyncio.gather(*(r.lookup(selected[n].public_key) for n in names))
@@ -170,7 +172,7 @@ def _human(results: list[Result], target: Target) -> str:
 @admin_token_option("--prune over HTTP (listing the server's accounts)")
 @nsc_command
 def push(account: str | None, all_accounts: bool, operator: str | None, url: str | None, transport: str | None,
-         timeout: float, expect: int, creds: Path | None, prune: bool, diff: bool, force: bool,
+         timeout: float, expect: int, creds: Path | None, nats_tls: NatsTLS, prune: bool, diff: bool, force: bool,
          admin_token_file: str | None, as_json: bool, home: Path | None) -> None:
     """Push account JWTs to the account server (HTTP POST) or to nats-servers ($SYS.REQ.CLAIMS.UPDATE)."""
     h = open_home(home)
@@ -179,7 +181,7 @@ def push(account: str | None, all_accounts: bool, operator: str | None, url: str
         op = opdir.operator().claims
         names = [] if prune and not account and not all_accounts else select_accounts(opdir, account, all_accounts)
         local = {n: opdir.account(n) for n in opdir.accounts()}
-        target = choose_target(op, url, transport)
+        target = choose_target(op, url, transport, nats_tls)
         nats_creds = nats_credentials(h, opdir, op, creds) if target.transport == "nats" else ("", False)
     selected = {n: local[n] for n in names}
     trust = Trust((op,))

@@ -2,13 +2,14 @@
 
 The target is ``--url``, else the operator's ``account_server_url`` (HTTP) or its first
 ``operator_service_urls`` entry (NATS). The transport is ``--transport``, else the URL's scheme:
-``http(s)://`` → HTTP, ``nats://``, ``tls://``, ``ws(s)://`` → NATS (as nsc decides it).
+``http(s)://`` → HTTP, ``nats://``, ``tls://``, ``ws(s)://`` → NATS (as nsc decides it). Over NATS,
+``--nats-tls-*`` give the TLS files.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -20,9 +21,10 @@ from accountd.claims.keys import KeyPair, Role
 from accountd.claims.models import GenericClaims, OperatorClaims
 from accountd.claims.validate import Trust, account_user_signers
 from accountd.cli.claimopts import stack
-from accountd.cli.common import operator_option
+from accountd.cli.common import nats_tls_options, operator_option
 from accountd.cli.output import fail
 from accountd.cli.remote_nats import temporary_user
+from accountd.natsclient import NatsTLS
 from accountd.nsc.entities import account_issuer
 from accountd.nsc.home import Home
 from accountd.nsc.store import OperatorDir
@@ -50,6 +52,7 @@ def remote_options(verb: str) -> Callable[[F], F]:
         click.option("--creds", type=click.Path(dir_okay=False, exists=True, path_type=Path),
                      help="NATS: a system-account user's creds (default: a temporary user signed by the "
                           "system account key)."),
+        nats_tls_options,
     )
 
 
@@ -57,9 +60,16 @@ def remote_options(verb: str) -> Callable[[F], F]:
 class Target:
     transport: str
     url: str
+    tls: NatsTLS = field(default_factory=NatsTLS)
+    """NATS only: the TLS files."""
 
 
-def choose_target(op: OperatorClaims, url: str | None, transport: str | None) -> Target:
+def choose_target(op: OperatorClaims, url: str | None, transport: str | None, tls: NatsTLS | None = None) -> Target:
+    target = _choose_target(op, url, transport)
+    return Target(target.transport, target.url, tls or NatsTLS())
+
+
+def _choose_target(op: OperatorClaims, url: str | None, transport: str | None) -> Target:
     if url:
         scheme = urlparse(url).scheme
         if scheme not in ("http", "https", *_NATS_SCHEMES):

@@ -24,6 +24,7 @@ from accountd.claims.creds import format_creds
 from accountd.claims.keys import KeyPair, Role, create
 from accountd.claims.new import new_user
 from accountd.cli.remote_http import RemoteError
+from accountd.natsclient import NatsConnectError, NatsTLS, connect
 
 __all__ = ["NatsRemote", "Reply", "parse_reply", "temporary_user"]
 
@@ -79,31 +80,31 @@ def temporary_user(system_signer: KeyPair, system_account: str) -> str:
 
 
 class NatsRemote:
-    """``async with NatsRemote(url, creds) as r: await r.push(...)``."""
+    """``async with NatsRemote(url, creds) as r: await r.push(...)``; ``tls``: the TLS files to use."""
 
     def __init__(self, url: str, creds: str, *, creds_is_file: bool = False, timeout: float = 5.0,
-                 expect: int = 1) -> None:
+                 expect: int = 1, tls: NatsTLS | None = None) -> None:
         self.url, self.timeout, self.expect = url, timeout, expect
+        self.tls = tls or NatsTLS()
         self._creds: Any = creds if creds_is_file else RawCredentials(creds)
         self._nc: Client | None = None
-        self._errors: list[str] = []
 
     async def __aenter__(self) -> NatsRemote:
-        async def on_error(exc: Exception) -> None:
-            self._errors.append(str(exc))
+        async def quiet(exc: Exception) -> None:
+            pass
 
         try:
             # nats-py 2.16 retries a refused first connect forever when max_reconnect_attempts is 0
             # (seen against a closed port); 1 makes it give up after the second try.
-            self._nc = await asyncio.wait_for(nats.connect(
-                servers=[self.url], user_credentials=self._creds, connect_timeout=self.timeout,
-                allow_reconnect=False, max_reconnect_attempts=1, reconnect_time_wait=0.05,
-                name="accountd push", error_cb=on_error,
-            ), self.timeout * 2 + 1)
-        except Exception as exc:
-            detail = "; ".join(self._errors) or str(exc) or type(exc).__name__
+            self._nc = await connect(
+                [self.url], tls=self.tls, timeout=self.timeout * 2 + 1, user_credentials=self._creds,
+                connect_timeout=self.timeout, allow_reconnect=False, max_reconnect_attempts=1,
+                reconnect_time_wait=0.05, name="accountd push", error_cb=quiet,
+            )
+        except NatsConnectError as exc:
             raise RemoteError(
-                f"cannot connect to {self.url}: {detail}",
+                f"cannot connect to {self.url}: {exc}",
+                "check --nats-tls-ca/--nats-tls-cert/--nats-tls-key" if exc.tls else
                 "is nats-server running there, and is the system account known to it (preloaded or resolvable)?",
             ) from None
         return self

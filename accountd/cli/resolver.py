@@ -13,8 +13,10 @@ import click
 
 from accountd.claims import ClaimsError, KeyPair, Role, Trust, extract_jwt, load_seed, validate_operator
 from accountd.cli.admintoken import admin_token, admin_token_option
+from accountd.cli.common import nats_tls_options
 from accountd.cli.output import say
 from accountd.cli.root import main
+from accountd.natsclient import NatsTLS
 
 __all__ = ["DURATION", "Duration", "load_trust", "parse_listen", "resolver"]
 
@@ -102,6 +104,7 @@ def _signer(path: str | None, trust: Trust) -> KeyPair | None:
               help="NATS server URL(s), comma-separated.")
 @click.option("--creds", type=click.Path(exists=True, dir_okay=False), envvar="ACCOUNTD_CREDS", show_envvar=True,
               help="Creds file of a system-account user.")
+@nats_tls_options
 @click.option("--interval", type=DURATION, default="30s", show_default=True,
               help="Time between two survey-and-repair rounds.")
 @click.option("--listen", metavar="HOST:PORT", help="Serve GET /state (JSON), /metrics and /healthz here.")
@@ -120,7 +123,7 @@ def _signer(path: str | None, trust: Trust) -> KeyPair | None:
 def resolver(
     operators: tuple[str, ...], url: str | None, nats_url: str, creds: str | None, interval: float,
     listen: str | None, signing_key: str | None, quiet_period: float, timeout: float, page_size: int,
-    log_level: str, log_format: str, admin_token_file: str | None,
+    log_level: str, log_format: str, admin_token_file: str | None, nats_tls: NatsTLS,
 ) -> None:  # fmt: skip
     """Keep every nats-server's account JWTs in step with accountd.
 
@@ -141,8 +144,8 @@ def resolver(
     address = parse_listen(listen)
     configure_logging(log_level, log_format)
     daemon = FleetDaemon(trust, url=url, nats=[u.strip() for u in nats_url.split(",") if u.strip()], creds=creds,
-                         token=admin_token(admin_token_file), interval=interval, signer=signer, quiet=quiet_period,
-                         timeout=timeout, listen=address, page=page_size)  # fmt: skip
+                         tls=nats_tls, token=admin_token(admin_token_file), interval=interval, signer=signer,
+                         quiet=quiet_period, timeout=timeout, listen=address, page=page_size)  # fmt: skip
 
     async def run() -> None:
         stop = asyncio.Event()

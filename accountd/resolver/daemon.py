@@ -26,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from accountd.claims import KeyPair, Trust
+from accountd.natsclient import NatsTLS
 from accountd.resolver.errors import AccountNotFound, ResolverError
 from accountd.resolver.fleet import FleetReport, Status, compare
 from accountd.resolver.repair import Repair, Repairer
@@ -46,6 +47,7 @@ class FleetDaemon:
         url: str | None,
         nats: list[str],
         creds: str | None,
+        tls: NatsTLS | None = None,
         token: str | None = None,
         interval: float = 30.0,
         signer: KeyPair | None = None,
@@ -65,7 +67,7 @@ class FleetDaemon:
         self.timeout = timeout
         self.listen = listen
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.resolver = Resolver(trust, url=url, nats=nats, creds=creds, token=token, lookup="newest",
+        self.resolver = Resolver(trust, url=url, nats=nats, creds=creds, tls=tls, token=token, lookup="newest",
                                  registry=self.registry, name=name)  # fmt: skip
         self.repairer = Repairer(self.resolver.nc, self._jwt_for, self._absent, signer=signer, quiet=quiet,
                                  timeout=timeout)  # fmt: skip

@@ -18,7 +18,7 @@ from nats.aio.subscription import Subscription
 
 from accountd.bus.connection import Bus
 from accountd.bus.subjects import CLAIMS_UPDATE_ALL, CLAIMS_UPDATE_REQ_ALL
-from accountd.natsclient import flushed
+from accountd.natsclient import NatsTLS, flushed
 
 __all__ = ["UPDATE_SUBJECTS", "UpdateFeed"]
 
@@ -36,6 +36,7 @@ class UpdateFeed:
         on_connected: Callable[[], None],
         *,
         creds: str | None = None,
+        tls: NatsTLS | None = None,
         name: str = "accountd-resolver",
         reconnect_poll: float = 0.5,
     ) -> None:
@@ -49,7 +50,7 @@ class UpdateFeed:
             self._nc = nats
         else:
             servers = [nats] if isinstance(nats, str) else list(nats)
-            self._bus = Bus([u for s in servers for u in s.split(",") if u], creds, name=name)
+            self._bus = Bus([u for s in servers for u in s.split(",") if u], creds, name=name, tls=tls)
         self._subs: list[Subscription] = []
         self._watch: asyncio.Task[None] | None = None
 

@@ -40,6 +40,7 @@ from accountd.claims import (
     is_revoked,
     validate_account,
 )
+from accountd.natsclient import NatsTLS
 from accountd.resolver.cache import AccountCache, Entry
 from accountd.resolver.diff import AccountDiff, diff_accounts
 from accountd.resolver.errors import AccountNotFound, FetchFailed, InvalidAccount
@@ -75,7 +76,7 @@ class Resolver:
     server (``http://h:9090``, ``…/jwt/v1`` or ``…/jwt/v1/accounts``). ``nats``: a connected
     nats-py client of a system-account user (yours: the resolver only subscribes on it and notices
     its reconnects by polling), or server URL(s) with ``creds`` (the resolver owns the connection
-    and reconnects forever). At least one of ``url`` and ``nats`` is needed.
+    and reconnects forever; ``tls``: its TLS files). At least one of ``url`` and ``nats`` is needed.
     """
 
     def __init__(
@@ -85,6 +86,7 @@ class Resolver:
         url: str | None = None,
         nats: Client | str | Sequence[str] | None = None,
         creds: str | None = None,
+        tls: NatsTLS | None = None,
         token: str | None = None,
         max_size: int = 10_000,
         fetch_timeout: float = 1.9,
@@ -107,7 +109,7 @@ class Resolver:
         self.stats = ResolverStats()
         self.cache = AccountCache(max_size)
         self.feed = None if nats is None else UpdateFeed(
-            nats, self._on_update_msg, self._connected, creds=creds, name=name, reconnect_poll=reconnect_poll)
+            nats, self._on_update_msg, self._connected, creds=creds, tls=tls, name=name, reconnect_poll=reconnect_poll)
         self.http = HttpFetcher(url, timeout=fetch_timeout, retries=retries, backoff=backoff,
                                 token=token) if url else None  # token: for the listing, an admin route
         self.lookup = NatsFetcher(self.nc, timeout=fetch_timeout, pick=lookup) if nats is not None else None
