@@ -20,7 +20,14 @@ Compare-and-set (``expect``) on :meth:`Store.put` and :meth:`Store.delete`:
 
 Keys must match ``^A[A-Z2-7]{55}$`` (checked with ``ValueError`` so that no key can name a path);
 JWTs are stored with surrounding whitespace stripped; ``meta`` is a small flat mapping of ``str`` to
-``int | str`` kept durably with the record.
+``int | str`` kept durably with the record (the service puts ``iat``, ``jti``, ``exp``, ``name`` and
+``tags`` — the tags joined by newlines — there).
+
+History: every change (a put or a delete) is also kept as a :class:`Version` with the time it was
+stored and its ``origin`` (how it arrived: ``{"via": "http", "client": "10.0.0.7"}``, ``{"via":
+"nats", "client": …, "subject": …}``, ``{"via": "managed", …}``, ``{"via": "import"}``); a store
+keeps the last ``history`` versions of each account (0: none) in the same durable step as the
+change. :meth:`Store.history` reads them newest first. Reading history costs nothing at start-up.
 """
 
 from __future__ import annotations
@@ -32,7 +39,10 @@ from typing import Protocol
 
 from accountd.types import JWT, AccountKey
 
-__all__ = ["Conflict", "NotFound", "Record", "Store", "StoreError"]
+__all__ = ["DEFAULT_HISTORY", "Conflict", "NotFound", "Record", "Store", "StoreError", "Version"]
+
+DEFAULT_HISTORY = 50
+"""Versions kept per account unless a store is told otherwise."""
 
 
 class StoreError(Exception):
@@ -72,6 +82,21 @@ class Record:
     """Small and JSON-able; stored durably with the record."""
 
 
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One accepted change of one account, as history keeps it."""
+
+    account: AccountKey
+    revision: int
+    jwt: JWT
+    """The JWT stored, or for a deletion the delete token."""
+    deleted: bool
+    stored_at: float
+    """Unix time (seconds) at which the store accepted the change."""
+    origin: Mapping[str, str] = field(default_factory=dict)
+    """How the change arrived; ``{}`` when nobody said (a version written before history existed)."""
+
+
 class Store(Protocol):
     """What every store implements. All methods but :meth:`stats` are coroutines."""
 
@@ -101,10 +126,12 @@ class Store(Protocol):
         meta: Mapping[str, int | str] | None = None,
         expect: int | None = None,
         publish: bool = True,
+        origin: Mapping[str, str] | None = None,
     ) -> Record:
         """Store ``jwt`` as the live record and mark the account pending; durable on return.
 
         ``publish=False`` leaves it unmarked: an import of what the servers already hold.
+        ``origin`` goes into the account's history with this version.
         """
 
     async def delete(
@@ -114,6 +141,7 @@ class Store(Protocol):
         *,
         meta: Mapping[str, int | str] | None = None,
         expect: int | None = None,
+        origin: Mapping[str, str] | None = None,
     ) -> Record:
         """Replace the live record by a tombstone holding ``token`` and mark the account pending.
 
@@ -125,6 +153,18 @@ class Store(Protocol):
 
     async def count(self) -> int:
         """The number of live records."""
+
+    async def history(self, account: AccountKey, *, limit: int | None = None) -> builtins.list[Version]:
+        """The kept versions of ``account``, newest first (at most ``limit``); ``[]`` if none."""
+
+    async def search(
+        self, text: str, *, after: AccountKey | None = None, limit: int = 100
+    ) -> builtins.list[AccountKey]:
+        """Live accounts matching ``text``, sorted by key, strictly after ``after``, at most ``limit``.
+
+        An account matches when its key starts with ``text`` (case-insensitive), its ``name`` meta
+        contains it (case-insensitive), or one of its ``tags`` equals it (case-insensitive).
+        """
 
     async def pending(self, *, limit: int | None = None) -> builtins.list[Record]:
         """Current records (live or tombstone) whose latest change is not published yet, by key;

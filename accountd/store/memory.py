@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 
+from accountd.store._history import Versions, clean_origin, matches
 from accountd.store._index import Index, IndexedReads, check_account, clean_jwt, clean_meta
-from accountd.store.base import Record, StoreError
+from accountd.store.base import DEFAULT_HISTORY, Record, StoreError, Version
 from accountd.types import JWT, AccountKey
 
 __all__ = ["MemoryStore"]
@@ -16,8 +18,9 @@ class MemoryStore(IndexedReads):
 
     name = "memory"
 
-    def __init__(self) -> None:
+    def __init__(self, *, history: int = DEFAULT_HISTORY) -> None:
         self._index = Index()
+        self._versions = Versions(history)
         self._open = False
         self._writes = 0
 
@@ -38,11 +41,12 @@ class MemoryStore(IndexedReads):
         meta: Mapping[str, int | str] | None = None,
         expect: int | None = None,
         publish: bool = True,
+        origin: Mapping[str, str] | None = None,
     ) -> Record:
-        account, jwt, clean = check_account(account), clean_jwt(jwt), clean_meta(meta)
+        account, jwt, clean, source = check_account(account), clean_jwt(jwt), clean_meta(meta), clean_origin(origin)
         self._ready()
         record = self._index.next_put(self._index.records.get(account), account, jwt, clean, expect)
-        return self._apply(record, pending=publish)
+        return self._apply(record, source, pending=publish)
 
     async def delete(
         self,
@@ -51,11 +55,29 @@ class MemoryStore(IndexedReads):
         *,
         meta: Mapping[str, int | str] | None = None,
         expect: int | None = None,
+        origin: Mapping[str, str] | None = None,
     ) -> Record:
-        account, token, clean = check_account(account), clean_jwt(token), clean_meta(meta)
+        account, token, clean, source = check_account(account), clean_jwt(token), clean_meta(meta), clean_origin(origin)
         self._ready()
         record = self._index.next_delete(self._index.records.get(account), account, token, clean, expect)
-        return self._apply(record)
+        return self._apply(record, source)
+
+    async def history(self, account: AccountKey, *, limit: int | None = None) -> builtins.list[Version]:
+        account = check_account(account)
+        self._ready()
+        return self._versions.newest_first(account, limit)
+
+    async def search(
+        self, text: str, *, after: AccountKey | None = None, limit: int = 100
+    ) -> builtins.list[AccountKey]:
+        self._ready()
+        out: builtins.list[AccountKey] = []
+        for account in self._index.page(after, None):
+            if matches(text, account, self._index.records[account].meta):
+                out.append(account)
+                if len(out) >= limit:
+                    break
+        return out
 
     async def mark_published(self, account: AccountKey, revision: int) -> None:
         self._ready()
@@ -64,8 +86,9 @@ class MemoryStore(IndexedReads):
     def stats(self) -> dict[str, int | str]:
         return {"name": self.name, **self._index.counts(), "writes": self._writes}
 
-    def _apply(self, record: Record, *, pending: bool = True) -> Record:
+    def _apply(self, record: Record, origin: Mapping[str, str], *, pending: bool = True) -> Record:
         self._index.apply(record, pending=pending)
+        self._versions.add(record, origin)
         self._writes += 1
         return record
 
