@@ -7,14 +7,14 @@ import json
 from typing import Any, NoReturn
 
 import click
-import nats
-from nats.aio.client import Client
 
 from accountd.cli.admintoken import admin_token, admin_token_option
-from accountd.cli.common import JsonCommand
+from accountd.cli.common import JsonCommand, nats_tls_options
+from accountd.cli.monitor import connect
 from accountd.cli.output import fail, json_option, say, table
 from accountd.cli.resolver import DURATION
 from accountd.cli.root import main
+from accountd.natsclient import NatsTLS
 
 __all__ = ["fleet", "fleet_table"]
 
@@ -96,21 +96,6 @@ def _summary(doc: dict[str, Any]) -> str:
     return head + (": " + ", ".join(parts) if parts else "") + ("" if doc["in_step"] else " — the fleet has drifted")
 
 
-async def _connect(url: str, creds: str | None, as_json: bool) -> Client:
-    async def quiet(exc: Exception) -> None:
-        pass
-
-    try:
-        # max_reconnect_attempts=0 would retry a refused initial connect forever (nats-py 2.16,
-        # _select_next_server only drops a server when the limit is > 0): one retry, then give up.
-        return await nats.connect(servers=url.split(","), user_credentials=creds, name="accountd-fleet",
-                                  connect_timeout=3, allow_reconnect=False, max_reconnect_attempts=1,
-                                  reconnect_time_wait=0.1, error_cb=quiet)  # fmt: skip
-    except Exception as exc:  # nats-py raises several unrelated types here
-        fail(f"cannot connect to NATS at {url}: {exc or type(exc).__name__}", f"check --nats; {CREDS_HINT}",
-             as_json=as_json, code="nats_unavailable")  # fmt: skip
-
-
 @main.command(cls=JsonCommand)
 @click.option("--url", envvar="ACCOUNTD_URL", show_envvar=True,
               help="accountd's URL (http://h:9090, …/jwt/v1 or …/jwt/v1/accounts). Without it, accountd is "
@@ -126,9 +111,10 @@ async def _connect(url: str, creds: str | None, as_json: bool) -> Client:
               help="Accounts compared at a time (and asked of accountd per list request).")
 @click.option("--check", is_flag=True, help="Exit 1 when any server has drifted.")
 @admin_token_option("listing accountd's accounts over --url")
+@nats_tls_options
 @json_option
 def fleet(url: str | None, nats_url: str, creds: str | None, quiet_period: float, timeout: float, page_size: int,
-          check: bool, admin_token_file: str | None, as_json: bool) -> None:  # fmt: skip
+          check: bool, admin_token_file: str | None, nats_tls: NatsTLS, as_json: bool) -> None:  # fmt: skip
     """Compare the account JWTs the nats-servers hold with accountd's.
 
     \b
@@ -149,7 +135,7 @@ def fleet(url: str | None, nats_url: str, creds: str | None, quiet_period: float
 
     async def run() -> dict[str, Any]:
         nonlocal broken
-        nc = await _connect(nats_url, creds, as_json)
+        nc = await connect(nats_url, creds, nats_tls, as_json=as_json)
         http = HttpFetcher(url, timeout=timeout, token=token) if url else None
         try:
             walk = FleetWalk(nc, http, quiet=quiet_period, timeout=timeout, page=page_size)
