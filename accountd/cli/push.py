@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from accountd.claims.codec import decode_account
+from accountd.claims.diff import diff_accounts
 from accountd.claims.errors import ClaimsError
 from accountd.claims.models import AccountClaims
 from accountd.claims.validate import Trust, extract_jwt, validate_account
@@ -40,17 +41,6 @@ def _result(name: str | None, pub: str, action: str, ok: bool, state: str, messa
             "changes": changes or [], "servers": [s.to_json() for s in servers or []]}
 
 
-def _changes(old: Any, new: Any, path: str = "") -> list[str]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        out: list[str] = []
-        for key in [*old, *(k for k in new if k not in old)]:
-            if key in ("jti", "iat"):
-                continue
-            out += _changes(old.get(key), new.get(key), f"{path}.{key}" if path else key)
-        return out
-    return [] if old == new else [f"{path}: {old!r} -> {new!r}"]
-
-
 def _compare(name: str, local: Entity[AccountClaims], remote_text: str | None) -> Result:
     pub = local.public_key
     if remote_text is None:
@@ -64,7 +54,7 @@ def _compare(name: str, local: Entity[AccountClaims], remote_text: str | None) -
     if remote.iat > local.claims.iat:
         return _result(name, pub, "diff", True, "remote-newer",
                        "the server's JWT is newer (pull it first; accountd refuses older JWTs)")
-    return _result(name, pub, "diff", True, "changed", "differs", _changes(remote.to_go(), local.claims.to_go()))
+    return _result(name, pub, "diff", True, "changed", "differs", diff_accounts(remote, local.claims).lines())
 
 
 def _check_replies(replies: list[Reply], expect: int, timeout: float) -> tuple[bool, str]:
