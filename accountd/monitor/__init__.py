@@ -10,9 +10,11 @@ page); ``accountd events`` and ``accountd servers`` show it on the command line.
     monitor.py  the subscriptions and the periodic PING discovery
     metrics.py  the Prometheus collector
     page.py     the status page (static/ holds its template, CSS and JS)
+    accounts_page.py  the accounts pages (every account; one account), rendered by their scripts
     web.py      the aiohttp routes
 """
 
+from accountd.monitor.accounts_page import add_account_pages
 from accountd.monitor.events import Event, MalformedEvent, decode, decode_statsz
 from accountd.monitor.metrics import METRICS, MonitorCollector
 from accountd.monitor.monitor import EVENT_SUBJECTS, Monitor, collect_replies, ping_servers
@@ -27,6 +29,7 @@ __all__ = [
     "Monitor",
     "MonitorCollector",
     "MonitorState",
+    "add_account_pages",
     "add_monitor_routes",
     "attach",
     "collect_replies",

@@ -298,26 +298,29 @@ class MonitorState:
 
     def accounts_view(self) -> list[JSON]:
         live = self._live_servers(self.clock())
-        rows: list[JSON] = []
-        for rec in self.accounts.values():
-            here = {sid: c for sid, c in rec.by_server.items() if sid in live}
-            subs = [c.num_subscriptions for c in here.values() if c.num_subscriptions is not None]
-            rows.append(
-                {
-                    "account": rec.account,
-                    "name": self.name_of(rec.account),
-                    "connections": sum(c.conns for c in here.values()),
-                    "leafnodes": sum(c.leafnodes for c in here.values()),
-                    "subscriptions": sum(subs) if subs else None,
-                    "servers": {self.servers[sid].info.label: c.conns + c.leafnodes for sid, c in here.items()},
-                    "connects": rec.connects,
-                    "disconnects": rec.disconnects,
-                    "disconnect_reasons": dict(rec.reasons),
-                    "last_event": _iso(rec.last_event),
-                }
-            )
+        rows = [self._account_row(rec, live) for rec in self.accounts.values()]
         rows.sort(key=lambda r: (-r["connections"], r["name"] or "~", r["account"]))
         return rows
+
+    def account_view(self, account: str) -> JSON:
+        """One account's row of :meth:`accounts_view`; zeros for an account not seen (no clients)."""
+        return self._account_row(self.accounts.get(account) or AccountRecord(account), self._live_servers(self.clock()))
+
+    def _account_row(self, rec: AccountRecord, live: set[str]) -> JSON:
+        here = {sid: c for sid, c in rec.by_server.items() if sid in live}
+        subs = [c.num_subscriptions for c in here.values() if c.num_subscriptions is not None]
+        return {
+            "account": rec.account,
+            "name": self.name_of(rec.account),
+            "connections": sum(c.conns for c in here.values()),
+            "leafnodes": sum(c.leafnodes for c in here.values()),
+            "subscriptions": sum(subs) if subs else None,
+            "servers": {self.servers[sid].info.label: c.conns + c.leafnodes for sid, c in here.items()},
+            "connects": rec.connects,
+            "disconnects": rec.disconnects,
+            "disconnect_reasons": dict(rec.reasons),
+            "last_event": _iso(rec.last_event),
+        }
 
     def totals(self) -> JSON:
         accounts = self.accounts_view()
@@ -390,8 +393,10 @@ class MonitorState:
                 break
         return rows
 
-    def auth_errors_view(self, limit: int = 100) -> list[JSON]:
-        return [self.row(e) for e in list(reversed(self.auth_errors))[:limit]]
+    def auth_errors_view(self, limit: int = 100, account: str = "") -> list[JSON]:
+        """Newest first; with ``account``, those whose credentials claim that account (key or name)."""
+        rows = (self.row(e) for e in reversed(self.auth_errors))
+        return [r for r in rows if not account or account in (r["account"], r["account_name"])][:limit]
 
 
 def _iso(t: datetime | float | None) -> str | None:

@@ -13,6 +13,8 @@ from aiohttp import web
 from nats.aio.client import Client
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from accountd.claims import is_account_key
+from accountd.monitor.accounts_page import add_account_pages
 from accountd.monitor.monitor import Monitor
 from accountd.monitor.page import render_status_page
 from accountd.monitor.state import AccountNamer
@@ -44,6 +46,8 @@ def add_monitor_routes(app: web.Application, monitor: Monitor, *, root: bool = T
     =================================  ==================================================
     ``GET /-/monitor/servers``         servers with status, load and traffic; ``totals``
     ``GET /-/monitor/accounts``        per-account connections and counters; ``totals``
+    ``GET /-/monitor/accounts/<pub>``  one account: its row of the above (zeros if not seen),
+                                       its recent ``events`` and ``auth_errors`` (``?limit=``)
     ``GET /-/monitor/events``          recent connects/disconnects, newest first
                                        (``?limit=``, ``?account=`` key or name, repeatable,
                                        ``?kind=connect|disconnect``)
@@ -59,6 +63,16 @@ def add_monitor_routes(app: web.Application, monitor: Monitor, *, root: bool = T
 
     async def accounts(request: web.Request) -> web.Response:
         return web.json_response({"accounts": state.accounts_view(), "totals": state.totals()})
+
+    async def account(request: web.Request) -> web.Response:
+        pub = request.match_info["pub"]
+        if not is_account_key(pub):
+            raise web.HTTPBadRequest(text=f"not an account public key: {pub[:60]!r}")
+        limit = _limit(request, 50)
+        doc = state.account_view(pub)
+        doc["events"] = state.events_view(limit, accounts=[pub])
+        doc["auth_errors"] = state.auth_errors_view(limit, account=pub)
+        return web.json_response(doc)
 
     async def events(request: web.Request) -> web.Response:
         rows = state.events_view(
@@ -81,6 +95,7 @@ def add_monitor_routes(app: web.Application, monitor: Monitor, *, root: bool = T
 
     app.router.add_get("/-/monitor/servers", servers)
     app.router.add_get("/-/monitor/accounts", accounts)
+    app.router.add_get("/-/monitor/accounts/{pub}", account)
     app.router.add_get("/-/monitor/events", events)
     app.router.add_get("/-/monitor/auth-errors", auth_errors)
     if metrics:
@@ -107,12 +122,14 @@ def attach(
 ) -> Monitor:
     """Wire a :class:`Monitor` into ``app`` on a background-connecting bus.
 
+    The accounts pages (:func:`~accountd.monitor.accounts_page.add_account_pages`) come along.
     Call it before the bus first connects. The routes answer at once (empty until NATS connects);
     the monitor starts on the bus's first connect and stops on app cleanup. ``extras["monitor"]``
     is set when ``extras`` is given.
     """
     monitor = Monitor(account_name=account_name, registry=registry)
     add_monitor_routes(app, monitor, signed_in=signed_in)
+    add_account_pages(app, signed_in=signed_in)
 
     async def start(nc: Client) -> None:
         await monitor.start(nc)

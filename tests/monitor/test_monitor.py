@@ -28,7 +28,8 @@ def find(rows: list[dict[str, Any]], **match: Any) -> dict[str, Any] | None:
 def test_public_api_is_pinned() -> None:
     assert sorted(accountd.monitor.__all__) == sorted([
         "EVENT_SUBJECTS", "METRICS", "Event", "MalformedEvent", "Monitor", "MonitorCollector", "MonitorState",
-        "add_monitor_routes", "attach", "collect_replies", "decode", "decode_statsz", "ping_servers",
+        "add_account_pages", "add_monitor_routes", "attach", "collect_replies", "decode", "decode_statsz",
+        "ping_servers",
     ])  # fmt: skip
 
 
