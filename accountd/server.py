@@ -19,7 +19,7 @@ from accountd import __version__
 from accountd.bus import Bus, Notifier, Responder
 from accountd.claims import ClaimsError, Role, Trust, extract_jwt, load_seed, validate_operator
 from accountd.config import ConfigError, Settings
-from accountd.monitor import attach
+from accountd.monitor import add_account_pages, attach
 from accountd.natsclient import NatsTLS, NatsTLSError
 from accountd.ratelimit import RateLimiter
 from accountd.service import AccountCache, AccountService, ManagedPolicy
@@ -209,10 +209,12 @@ class Server:
     def _attach_monitor(self, app: web.Application) -> None:
         """System-events monitoring (status page, /-/monitor, /metrics) when NATS is configured.
 
-        Without NATS there are no events to watch: /metrics then has accountd's own series only.
+        Without NATS there are no events to watch: /metrics then has accountd's own series only, and the
+        accounts pages (/-/accounts/…) show no live usage.
         """
         if self.bus is None:
             app.router.add_get("/metrics", self._metrics)
+            add_account_pages(app, signed_in=lambda request: request.get(VIA) is Via.SESSION, status=False)
             return
         attach(app, self.bus, self._account_name, self.extras, registry=self.registry,
                signed_in=lambda request: request.get(VIA) is Via.SESSION)
