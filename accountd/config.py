@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from accountd.service.audit import parse_bytes
 from accountd.service.cache import DEFAULT_CACHE_SIZE, parse_cache_size
 
 __all__ = ["ConfigError", "Settings", "load_toml", "parse_limits"]
@@ -39,6 +40,10 @@ class Settings:
     name: str = "accountd"
     lookup_miss: str = "empty"
     cache_size: str = DEFAULT_CACHE_SIZE
+    history: int = 50
+    audit_log: str = ""
+    """A file, ``off``, or empty: beside a directory or SQLite store, none for the others."""
+    audit_max_bytes: str = "64MiB"
     tls_cert: str = ""
     tls_key: str = ""
     tls_client_ca: str = ""
@@ -88,6 +93,13 @@ class Settings:
             parse_cache_size(self.cache_size)
         except ValueError as exc:
             raise ConfigError(f"--cache-size: {exc}") from None
+        if isinstance(self.history, bool) or not isinstance(self.history, int) or self.history < 0:
+            raise ConfigError("--history must be a number of versions >= 0 (0 = no history)")
+        try:
+            if parse_bytes(self.audit_max_bytes) < 1:
+                raise ValueError("must be at least 1 byte")
+        except ValueError as exc:
+            raise ConfigError(f"--audit-max-bytes: {exc}") from None
         if self.log_format not in ("text", "json"):
             raise ConfigError("--log-format must be 'text' or 'json'")
         self.host_port  # noqa: B018 - validates

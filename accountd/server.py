@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import signal
@@ -23,8 +24,10 @@ from accountd.monitor import add_account_pages, attach
 from accountd.natsclient import NatsTLS, NatsTLSError
 from accountd.ratelimit import RateLimiter
 from accountd.service import AccountCache, AccountService, ManagedPolicy
+from accountd.service.audit import AuditLog, parse_bytes
 from accountd.service.cache import describe
-from accountd.store import DirectoryStore, KVStore, Store, StoreError, open_store
+from accountd.store import DirectoryStore, KVStore, SQLiteStore, Store, StoreError, open_store
+from accountd.store.directory import SIDECAR
 from accountd.tokenfile import TokenFileError
 from accountd.web.admin import AdminAuth, Via
 from accountd.web.app import build_app
@@ -74,6 +77,29 @@ def _load_trust(path: str) -> tuple[str, Trust]:
     return token, trust
 
 
+def _audit_path(setting: str, store: Store) -> Path | None:
+    """``--audit-log``: a file, ``off``, or by default beside a directory or SQLite store's data."""
+    if setting == "off":
+        return None
+    if setting:
+        return Path(setting)
+    if isinstance(store, DirectoryStore):
+        return store.root / SIDECAR / "audit.jsonl"
+    if isinstance(store, SQLiteStore):
+        return store.path.with_name(store.path.name + ".audit.jsonl")
+    return None
+
+
+def _open_store(settings: Settings, tls: NatsTLS) -> Store:
+    kw: dict[str, Any] = {"nats": settings.nats, "creds": settings.creds, "tls": tls}
+    if "history" in inspect.signature(open_store).parameters:  # until every store keeps history
+        kw["history"] = settings.history
+    try:
+        return open_store(settings.store, **kw)
+    except ValueError as exc:  # a malformed --store value: a usage error, not a traceback
+        raise ConfigError(str(exc)) from None
+
+
 def _url(scheme: str, address: tuple[str, int]) -> str:
     host = "127.0.0.1" if address[0] in ("0.0.0.0", "") else address[0]
     return f"{scheme}://[{host}]:{address[1]}" if ":" in host else f"{scheme}://{host}:{address[1]}"
@@ -99,16 +125,14 @@ class Server:
             except ClaimsError as exc:
                 raise ConfigError(f"--signing-key {settings.signing_key}: {exc.message}") from None
         nats_tls = NatsTLS(settings.nats_tls_ca, settings.nats_tls_cert, settings.nats_tls_key)
-        try:
-            self.store: Store = store or open_store(settings.store, nats=settings.nats, creds=settings.creds,
-                                                    tls=nats_tls)
-        except ValueError as exc:  # a malformed --store value: a usage error, not a traceback
-            raise ConfigError(str(exc)) from None
+        self.store: Store = store or _open_store(settings, nats_tls)
+        audit_path = _audit_path(settings.audit_log, self.store)
+        self.audit = AuditLog(audit_path, max_bytes=parse_bytes(settings.audit_max_bytes))
         policy = ManagedPolicy(settings.allow_new_accounts, dict(settings.max_limits), settings.clamp_limits)
         try:
             self.service = AccountService(self.store, self.trust, signer=signer, policy=policy,
                                           skew=settings.clock_skew, allow_delete=settings.allow_delete,
-                                          cache=AccountCache.from_size(settings.cache_size))
+                                          cache=AccountCache.from_size(settings.cache_size), audit=self.audit)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         try:
@@ -172,6 +196,7 @@ class Server:
             self.admin_address = admin.address
             log.info("admin routes on their own listener %s (absent from %s)", _url(scheme, admin.address), base)
         log.info("%s", self.auth.describe())
+        log.info("audit log: %s", self.audit.path or "off")
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         if not self.settings.tls_cert:
@@ -232,7 +257,7 @@ class Server:
             "connections_refused": sum(site.limits.refused for site in self.sites),
             "header_timeouts": sum(site.limits.header_timeouts for site in self.sites),
             "writes_refused": self.writes.refused,
-        }}
+        }, "audit": self.audit.counters}
         if self.bus is not None:
             doc["nats"] = {"connected": self.bus.connected, "connects": self.bus.connects}
         return doc
@@ -246,6 +271,7 @@ class Server:
         await self.notifier.stop()
         if self.bus is not None:
             await self.bus.close()
+        await self.audit.close()  # after both doors closed: their last records are in
         await self.store.close()
 
 

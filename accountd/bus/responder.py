@@ -12,7 +12,11 @@
 UPDATE and DELETE take a token from a per-client bucket (``write_rate`` per second, bursts of
 ``write_burst``; the same :class:`~accountd.ratelimit.RateLimiter` as HTTP writes): a refused request
 gets a 429 error reply and changes nothing. A NATS message does not name its sender, so the client
-is its reply inbox — see :func:`client_of`.
+is its reply inbox — see :func:`client_of`. Each UPDATE and DELETE, however it ends, is one record
+in the service's audit log, with the origin ``{"via": "nats", "subject", "client"}`` that also goes
+into the account's history. The client's connection name is not looked up: a
+``$SYS.REQ.SERVER.PING.CONNZ`` round trip (every server of the cluster answering) would delay the
+reply, and a reply inbox can be any subject.
 
 Replies use nats-server's envelope, ``server`` first, because nsc dereferences ``server.name``.
 """
@@ -40,9 +44,11 @@ from accountd.bus.subjects import (
     account_from_subject,
 )
 from accountd.claims import Role, create
-from accountd.errors import AccountNotFound, BadRequest, ServiceError
+from accountd.errors import AccountNotFound, BadRequest, RateLimited, ServiceError
 from accountd.ratelimit import RateLimiter
 from accountd.service import AccountService
+from accountd.service.audit import Attempt
+from accountd.service.origin import nats_origin
 
 __all__ = ["Responder", "client_of", "server_info"]
 
@@ -146,39 +152,39 @@ class Responder:
             return
         await self._reply(msg, entry.body)
 
-    async def _refused(self, msg: Msg, account: str) -> bool:
-        """Take a write token for ``msg``'s client; without one, answer 429 and say True."""
+    def _attempt(self, msg: Msg, op: str, account: str | None = None) -> Attempt:
+        return Attempt(op, nats_origin(msg.subject, client_of(msg.reply)), account=account)
+
+    def _take(self, msg: Msg) -> None:
+        """Take a write token for ``msg``'s client; :class:`RateLimited` without one."""
         wait = self.limiter.take(client_of(msg.reply))
         if not wait:
-            return False
+            return
         self.counters["rate_limited"] += 1
         if self.counters["rate_limited"] == 1 or self.counters["rate_limited"] % 1000 == 0:
             log.warning("%s: too many requests from %s (%d refused so far)", msg.subject, client_of(msg.reply),
                         self.counters["rate_limited"])
         seconds = max(1, math.ceil(wait))
-        await self._reply(msg, self.envelope(error={
-            "account": account, "code": 429, "description": f"too many requests; retry in {seconds} s"}))
-        return True
+        raise RateLimited(f"too many requests; retry in {seconds} s", seconds)
 
     async def _update(self, msg: Msg) -> None:
         subject_account = account_from_subject(msg.subject) or None
         self.counters["updates"] += 1
-        if await self._refused(msg, subject_account or "n/a"):
-            return
-        if not msg.data:
-            self.counters["update_errors"] += 1
-            await self._reply(msg, self.envelope(error={
-                "account": subject_account or "n/a", "code": 400,
-                "description": "jwt update error - request body is empty"}))
-            return
+        attempt = self._attempt(msg, "put", subject_account)
         try:
-            result = await self.service.put(msg.data, subject_account)
+            self._take(msg)
+            if not msg.data:
+                raise BadRequest("jwt update error - request body is empty", "empty_body")
+            result = await self.service.put(msg.data, subject_account, attempt=attempt)
         except ServiceError as exc:
-            self.counters["update_errors"] += 1
-            log.info("claim update on %s refused: %s", msg.subject, exc.message)
+            self.service.audit.record(attempt, status=exc.status, code=exc.code, message=exc.message)
+            if exc.status != 429:
+                self.counters["update_errors"] += 1
+                log.info("claim update on %s refused: %s", msg.subject, exc.message)
             await self._reply(msg, self.envelope(error={
                 "account": subject_account or "n/a", "code": exc.status, "description": exc.message}))
             return
+        self.service.audit.record(attempt, status=200)
         message = "jwt updated"
         if result.notes:
             message += " - " + "; ".join(result.notes)
@@ -228,15 +234,21 @@ class Responder:
 
     async def _delete(self, msg: Msg) -> None:
         self.counters["deletes"] += 1
-        if await self._refused(msg, "n/a"):
-            return
+        attempt = self._attempt(msg, "delete")
         try:
+            self._take(msg)
             claims, _ = self.service.check_delete(msg.data)
-            count = await self.service.delete(msg.data)
+            count = await self.service.delete(msg.data, attempt=attempt)
+        except RateLimited as exc:
+            self.service.audit.record(attempt, status=exc.status, code=exc.code, message=exc.message)
+            await self._reply(msg, self.envelope(error={"account": "n/a", "code": 429, "description": exc.message}))
+            return
         except ServiceError as exc:
+            self.service.audit.record(attempt, status=exc.status, code=exc.code, message=exc.message)
             await self._reply(msg, self.envelope(error={
                 "code": exc.status, "description": f"delete accounts request failed - {exc.message}"}))
             return
+        self.service.audit.record(attempt, status=200)
         await self._reply(msg, self.envelope(data={
             "account": claims.sub, "code": 200, "message": f"deleted {count} accounts"}))
 

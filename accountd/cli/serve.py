@@ -47,6 +47,13 @@ def _opt(*decls: str, **kw: Any) -> Callable[[F], F]:
 @_opt("--clock-skew", type=int, help="Seconds of clock skew tolerated for exp/nbf.  [default: 0]")
 @_opt("--cache-size", help="Hot accounts kept in memory: a count (10000) or bytes (64MiB, 500MB); "
      "0 = none.  [default: 48MiB]")
+@_opt("--history", type=int, help="Versions kept per account (what changed, when, through which path); "
+      "0 = none.  [default: 50]")
+@_opt("--audit-log", help="JSON Lines file of every write attempt, accepted or refused; 'off' = none.  "
+      "[default: DIR/.accountd/audit.jsonl for a directory store, FILE.audit.jsonl for sqlite:FILE, "
+      "none for memory: and nats-kv://]")
+@_opt("--audit-max-bytes", help="Size at which the audit log is rotated (4 older files are kept).  "
+      "[default: 64MiB]")
 @_opt("--name", help="Server name in $SYS.REQ replies.  [default: accountd]")
 @_opt("--lookup-miss", type=click.Choice(["empty", "silent"]),
       help="Reply to a LOOKUP of an unknown account with an empty message, or stay silent.  [default: empty]")
@@ -111,6 +118,10 @@ def _settings(ctx: click.Context, config_file: str | None, flags: dict[str, Any]
             del values["cors_origin"]
         else:
             values["cors_origin"] = [o for item in values["cors_origin"] for o in item.split(",") if o.strip()]
+    if isinstance(values.get("audit_max_bytes"), int):  # TOML: a number of bytes
+        values["audit_max_bytes"] = str(values["audit_max_bytes"])
+    if values.get("audit_log") and values["audit_log"] != "off":
+        values["audit_log"] = os.path.abspath(os.path.expanduser(values["audit_log"]))
     if isinstance(values.get("max_limits"), str):
         values["max_limits"] = parse_limits(values["max_limits"])
     for key in ("operator", "creds", "signing_key", "tls_cert", "tls_key", "tls_client_ca", "admin_token_file",

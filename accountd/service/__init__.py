@@ -6,7 +6,9 @@ successful write leaves the account *pending* in the store (durably, in the same
 :attr:`AccountService.on_change` wakes whoever drains that outbox.
 
 Modules: :mod:`.accounts` (the service), :mod:`.cache` (the bounded cache of hot accounts),
-:mod:`.managed` (re-signing account-signed JWTs with an operator signing key).
+:mod:`.managed` (re-signing account-signed JWTs with an operator signing key), :mod:`.origin` (how a
+change arrived), :mod:`.audit` (write attempts and the audit log), :mod:`.history` (versions, diffs
+and search as the admin routes show them), :mod:`.transfer` (import and export of directories).
 """
 
 from accountd.service.accounts import AccountService, PutResult

@@ -31,8 +31,10 @@ from accountd.claims import (
 )
 from accountd.claims.keys import Role, public_role
 from accountd.errors import AccountNotFound, BadRequest, Forbidden, StaleJWT, Unavailable
+from accountd.service.audit import Attempt, AuditLog
 from accountd.service.cache import DEFAULT_CACHE_SIZE, AccountCache, CachedAccount, entry_of, meta_of
 from accountd.service.managed import ManagedPolicy, Signer
+from accountd.service.origin import managed_origin, origin_kw
 from accountd.store import Conflict, NotFound, Record, Store, StoreError
 from accountd.types import JWT, AccountKey
 
@@ -66,6 +68,7 @@ class AccountService:
         allow_delete: bool = True,
         clock: Callable[[], float] = time.time,
         cache: AccountCache | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         if signer is not None and signer.public_key not in trust.operator.nats.signing_keys:
             raise ValueError(
@@ -81,6 +84,8 @@ class AccountService:
         self.clock = clock
         self.on_change: Callable[[], None] = lambda: None
         self.cache = cache if cache is not None else AccountCache.from_size(DEFAULT_CACHE_SIZE)
+        self.audit = audit if audit is not None else AuditLog(None)
+        """Where HTTP and NATS record each write :class:`Attempt` they hand to :meth:`put`/:meth:`delete`."""
         self._epoch = 0
         """Counts writes and forgets: a read that saw it change may hold an older record than the
         cache just got, so it is not cached."""
@@ -185,22 +190,27 @@ class AccountService:
             else:
                 self._locks[account] = (lock, users - 1)
 
-    async def put(self, token: str | bytes, path_key: str | None = None) -> PutResult:
+    async def put(self, token: str | bytes, path_key: str | None = None, *,
+                  attempt: Attempt | None = None) -> PutResult:
         """Accept an account JWT: the checks and messages of nats-account-server, plus accountd's.
 
-        On a shared store (several instances) the compare-and-set can lose to another instance:
-        read and judge again, so that of two concurrent versions the newer one is kept and the
-        older one is answered 409 stale.
+        ``attempt`` says how it arrived (its origin goes into the account's history) and gets what
+        was learnt (account, ``jti``, ``iat``, revision) for the audit log. On a shared store
+        (several instances) the compare-and-set can lose to another instance: read and judge
+        again, so that of two concurrent versions the newer one is kept and the older one is
+        answered 409 stale.
         """
+        attempt = attempt if attempt is not None else Attempt("put")
+        attempt.account = attempt.account or path_key
         for _ in range(CAS_ATTEMPTS - 1):
             try:
-                return await self._put_once(token, path_key)
+                return await self._put_once(token, path_key, attempt)
             except StaleJWT as exc:
                 if exc.code != "conflict":
                     raise
-        return await self._put_once(token, path_key)
+        return await self._put_once(token, path_key, attempt)
 
-    async def _put_once(self, token: str | bytes, path_key: str | None) -> PutResult:
+    async def _put_once(self, token: str | bytes, path_key: str | None, attempt: Attempt) -> PutResult:
         try:
             claims = decode_account(token)
         except DecodeError as exc:
@@ -214,6 +224,8 @@ class AccountService:
         if not is_account_key(claims.sub):
             raise BadRequest("bad JWT Subject in request", "invalid_key")
         account = AccountKey(claims.sub)
+        attempt.account, attempt.jti, attempt.iat = account, claims.jti, claims.iat
+        origin = attempt.origin
         async with self._lock(account):
             try:
                 current = await self.store.lookup(account)
@@ -227,17 +239,16 @@ class AccountService:
                 self._validate(claims)  # an untrusted operator key fails here, before anything else
                 if current is not None:
                     if not current.deleted and current.jwt == posted:
-                        self.counters["unchanged"] += 1
-                        return PutResult(account, False, await self.get(account))
+                        return await self._unchanged(account, attempt)
                     self._check_newer(claims, current)
                 jwt = posted
                 meta = meta_of(claims)
             else:
                 fingerprint = hashlib.sha256(posted.encode()).hexdigest()
                 if current is not None and not current.deleted and current.meta.get("self_sha256") == fingerprint:
-                    self.counters["unchanged"] += 1
-                    return PutResult(account, False, await self.get(account))
+                    return await self._unchanged(account, attempt)
                 notes, meta = self._managed(claims, current)
+                origin = managed_origin(origin)
                 meta["self_sha256"] = fingerprint
                 assert self.signer is not None
                 jwt = encode(claims, self.signer, now=max(int(self.clock()), claims.iat))
@@ -246,7 +257,7 @@ class AccountService:
             try:
                 self._epoch += 1
                 record = await self.store.put(
-                    account, jwt, meta=meta, expect=current.revision if current else 0
+                    account, jwt, meta=meta, expect=current.revision if current else 0, **origin_kw(self.store, origin)
                 )
             except Conflict as exc:
                 raise StaleJWT("the account changed concurrently; retry", "conflict") from exc
@@ -256,8 +267,17 @@ class AccountService:
             self._epoch += 1
             self.cache.put(entry)
             self.counters["puts"] += 1
+        attempt.origin, attempt.revision, attempt.jti, attempt.iat = origin, entry.revision, entry.jti, entry.iat
+        attempt.message = "; ".join(notes) or "stored"
         self.on_change()
         return PutResult(account, True, entry, notes)
+
+    async def _unchanged(self, account: AccountKey, attempt: Attempt) -> PutResult:
+        """An identical re-POST: no write, no publish."""
+        self.counters["unchanged"] += 1
+        entry = await self.get(account)
+        attempt.revision, attempt.message = entry.revision, "unchanged"
+        return PutResult(account, False, entry)
 
     def _check_newer(self, claims: AccountClaims, current: Record) -> None:
         """Newer-iat-wins (equal iat is accepted, as nats-server's save-if-newer does)."""
@@ -326,9 +346,16 @@ class AccountService:
             raise Forbidden("delete must be enabled in server config", "delete_disabled")
         return claims, [str(a) for a in accounts]
 
-    async def delete(self, token: str | bytes, path_key: str | None = None) -> int:
-        """Delete every listed stored account; leaves tombstones carrying the token's ``iat``."""
+    async def delete(self, token: str | bytes, path_key: str | None = None, *,
+                     attempt: Attempt | None = None) -> int:
+        """Delete every listed stored account; leaves tombstones carrying the token's ``iat``
+        (``attempt`` as for :meth:`put`)."""
+        attempt = attempt if attempt is not None else Attempt("delete")
+        attempt.account = attempt.account or path_key
         claims, accounts = self.check_delete(token)
+        attempt.jti, attempt.iat, attempt.accounts = claims.jti, claims.iat, accounts
+        if attempt.account is None and len(accounts) == 1:
+            attempt.account = accounts[0]
         if path_key is not None:
             if path_key not in accounts:
                 raise BadRequest("malformed request: the token does not list this account", "malformed_request")
@@ -347,14 +374,17 @@ class AccountService:
                     if current is None or current.deleted:
                         continue
                     self._epoch += 1
-                    await self.store.delete(AccountKey(account), raw, meta={"iat": claims.iat},
-                                            expect=current.revision)
+                    tomb = await self.store.delete(AccountKey(account), raw, meta={"iat": claims.iat},
+                                                   expect=current.revision, **origin_kw(self.store, attempt.origin))
                 except (NotFound, Conflict):
                     continue
                 except StoreError as exc:
                     raise Unavailable("error deleting JWT", "store_error") from exc
                 self.forget(account)
                 deleted += 1
+                if account == attempt.account:
+                    attempt.revision = tomb.revision
+        attempt.message = f"deleted {deleted} accounts"
         self.counters["deletes"] += deleted
         if deleted:
             self.on_change()

@@ -96,8 +96,10 @@ def payload(token: str) -> dict[str, Any]:
 
 def meta_of(claims: AccountClaims) -> dict[str, int | str]:
     """What a store keeps beside a JWT the service validated: enough to serve and judge it undecoded
-    (read back by :func:`entry_of`)."""
-    return {"iat": claims.iat, "jti": claims.jti, "exp": claims.exp}
+    (read back by :func:`entry_of`), and the ``name`` and ``tags`` (joined by newlines) a store
+    search matches."""
+    return {"iat": claims.iat, "jti": claims.jti, "exp": claims.exp, "name": claims.name,
+            "tags": "\n".join(claims.nats.tags)}
 
 
 def describe(jwt: str) -> dict[str, int | str] | None:

@@ -16,6 +16,8 @@ from accountd.claims import decode_unverified, is_account_key
 from accountd.errors import AccountNotFound, BadRequest, RequestTimeout, TooLarge
 from accountd.service import AccountService, CachedAccount
 from accountd.service.cache import segment
+from accountd.web.audit import attempt_of
+from accountd.web.params import account_param, int_param
 
 __all__ = ["MAX_BODY", "AccountsAPI", "etag_matches", "is_true"]
 
@@ -122,16 +124,9 @@ class AccountsAPI:
         """The resolver probe (nats-server exits at startup unless this is 200), or ``?list=true``."""
         if not is_true(request.query.get("list")):
             return web.Response(headers=_PROBE_HEADERS)
-        try:
-            limit = int(request.query.get("limit", LIST_LIMIT_DEFAULT))
-        except ValueError:
-            raise BadRequest(f"bad limit parameter {request.query.get('limit')!r}", "bad_parameter") from None
-        if not 1 <= limit <= LIST_LIMIT_MAX:
-            raise BadRequest(f"limit must be between 1 and {LIST_LIMIT_MAX}", "bad_parameter")
-        after = request.query.get("after") or None
-        if after is not None and not is_account_key(after):
-            raise BadRequest("invalid account public key in after", "invalid_key")
-        entries, following = await self.service.page(after, limit)
+        limit = int_param(request.query, "limit", LIST_LIMIT_DEFAULT, 1, LIST_LIMIT_MAX)
+        assert limit is not None
+        entries, following = await self.service.page(account_param(request.query, "after"), limit)
         return web.json_response({
             "accounts": [e.summary() for e in entries],
             "next": following,
@@ -173,14 +168,14 @@ class AccountsAPI:
     async def post_account(self, request: web.Request) -> web.Response:
         pub = self._key(request)
         body = await read_body(request, self.body_timeout)
-        result = await self.service.put(body, pub)
+        result = await self.service.put(body, pub, attempt=attempt_of(request))
         text = "".join(note + "\n" for note in result.notes)
         return web.Response(text=text, content_type="text/plain") if text else web.Response()
 
     async def delete_account(self, request: web.Request) -> web.Response:
         pub = self._key(request)
         body = await read_body(request, self.body_timeout)
-        count = await self.service.delete(body, pub)
+        count = await self.service.delete(body, pub, attempt=attempt_of(request))
         return web.Response(text=f"deleted {count} accounts\n", content_type="text/plain")
 
     async def pack(self, request: web.Request) -> web.Response:

@@ -11,9 +11,12 @@ from accountd import __version__
 from accountd.bus.notifier import Notifier
 from accountd.ratelimit import RateLimiter
 from accountd.service import AccountService
+from accountd.service.history import AccountHistory
 from accountd.web.accounts import MAX_BODY, AccountsAPI
 from accountd.web.admin import AdminAuth
+from accountd.web.audit import AuditAPI
 from accountd.web.edge import edge_middleware
+from accountd.web.history import HistoryAPI
 from accountd.web.introspect import Introspection
 from accountd.web.metrics import RequestCounts
 from accountd.web.signin import SignIn
@@ -36,6 +39,11 @@ ROUTES_HELP = [
     ("GET", "/jwt/v1/pack?max=N", "[admin] pub|jwt lines of stored, unexpired accounts (max 10000)"),
     ("GET", "/-/healthz", "JSON health (public, as /healthz)"),
     ("GET", "/-/version, /-/config, /-/stats", "[admin] JSON introspection"),
+    ("GET", "/-/accounts?q=TEXT[&after=A…][&limit=N]", "[admin] search accounts by key prefix, name or tag"),
+    ("GET", "/-/accounts/<pub>/history[?limit=N]", "[admin] the kept versions of an account, newest first"),
+    ("GET", "/-/accounts/<pub>/diff[?from=REV][&to=REV]", "[admin] what changed between two versions"),
+    ("GET", "/-/audit[?account=A…][&since=UNIX][&limit=N]", "[admin] write attempts, accepted or refused, "
+                                                            "newest first"),
     ("GET", "/-/signin", "[admin] sign-in form: POST a token for a session cookie; POST /-/signout ends it"),
 ]
 
@@ -70,10 +78,13 @@ def build_app(
     counts = request_counts if request_counts is not None else RequestCounts()
     auth = auth if auth is not None else AdminAuth()
     signin = SignIn(auth, home=home, body_timeout=body_timeout)
-    edge = edge_middleware(counts, auth, signin=signin, writes=writes, cors_origins=cors_origins)
+    edge = edge_middleware(counts, auth, signin=signin, writes=writes, cors_origins=cors_origins,
+                           audit=service.audit)
     app = web.Application(middlewares=[edge], client_max_size=MAX_BODY + 1)
     api = AccountsAPI(service, notifier, operator_jwt, help_text(), body_timeout=body_timeout)
     intro = Introspection(service, notifier, config or {}, extra_stats)
+    history = HistoryAPI(AccountHistory(service.store))
+    audit = AuditAPI(service.audit)
     app.add_routes([
         web.get("/healthz", intro.healthz_plain),
         web.get("/jwt/v1/help", api.help),
@@ -88,6 +99,10 @@ def build_app(
         web.get("/-/version", intro.version),
         web.get("/-/config", intro.config),
         web.get("/-/stats", intro.stats),
+        web.get("/-/accounts", history.search),
+        web.get("/-/accounts/{pub}/history", history.versions),
+        web.get("/-/accounts/{pub}/diff", history.diff),
+        web.get("/-/audit", audit.get),
         web.get("/-/signin", signin.form),
         web.post("/-/signin", signin.signin),
         web.post("/-/signout", signin.signout),

@@ -6,7 +6,9 @@ Each request is classified once (:func:`accountd.web.access.classify`); then
 - admin requests must pass :meth:`AdminAuth.decide <accountd.web.admin.AdminAuth.decide>` (a
   browser asking for a page gets the sign-in form with its 401), and their answers get
   ``Cache-Control: no-store``, ``nosniff`` and no framing — and never a CORS header;
-- public POST and DELETE take a token from the client address's bucket (429 when empty);
+- public POST and DELETE take a token from the client address's bucket (429 when empty), and
+  every POST or DELETE of an account is recorded in the audit log however it ends
+  (:func:`accountd.web.audit.audited`);
 - public answers echo the Origin as the original did (rs/cors: any origin, no credentials), or
   only the ``--cors-origin`` ones.
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable, Collection
+from functools import partial
 from typing import Final
 
 from aiohttp import web
@@ -25,8 +28,10 @@ from multidict import MultiDict, MultiDictProxy
 
 from accountd.errors import RateLimited, Unauthorized
 from accountd.ratelimit import RateLimiter
-from accountd.web.access import Access, classify
+from accountd.service.audit import AuditLog
+from accountd.web.access import ACCOUNT_PREFIX, Access, classify
 from accountd.web.admin import AdminAuth, Via, credentials_of
+from accountd.web.audit import audited
 from accountd.web.errors import error_middleware, error_response
 from accountd.web.listener import Routes
 from accountd.web.metrics import RequestCounts
@@ -60,8 +65,10 @@ def edge_middleware(
     signin: SignIn | None = None,
     writes: RateLimiter | None = None,
     cors_origins: Collection[str] = (),
+    audit: AuditLog | None = None,
 ) -> Middleware:
     auth = auth if auth is not None else AdminAuth()
+    audit = audit if audit is not None else AuditLog(None)
     allowed = frozenset(o.rstrip("/") for o in cors_origins)
     limiter = writes if writes is not None and writes.enabled else None
 
@@ -118,7 +125,8 @@ def edge_middleware(
             async def inner(r: web.Request) -> web.StreamResponse:
                 return await admitted(r, handler, access)
 
-            response = await error_middleware(request, inner)
+            write = request.method in ("POST", "DELETE") and request.path.startswith(ACCOUNT_PREFIX)
+            response = await error_middleware(request, partial(audited, audit=audit, call=inner) if write else inner)
             if access is not Access.PUBLIC:
                 response.headers.update(ADMIN_HEADERS)
             elif origin is not None and origin_ok(origin):

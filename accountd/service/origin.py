@@ -1,0 +1,59 @@
+"""How a change arrived: the ``origin`` a store keeps with each version, and the audit log repeats.
+
+One shape per door, all flat ``str`` → ``str`` mappings (:class:`accountd.store.Version`):
+
+=================================================  ===========================================
+``{"via": "http", "client": ADDRESS}``             ``POST``/``DELETE /jwt/v1/accounts/<pub>``
+``{"via": "nats", "subject": S, "client": INBOX}``  ``$SYS.REQ.CLAIMS.UPDATE``, ``…DELETE``, …
+``{"via": "managed", "path": "http"|"nats", …}``   an account-signed JWT re-signed by accountd
+``{"via": "import"}``                              ``accountd import dir``
+=================================================  ===========================================
+
+A NATS message does not name its sender: ``client`` is the request's reply-inbox prefix, the same
+key its write limit uses (:func:`accountd.bus.responder.client_of`).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final
+
+from accountd.store import Store
+
+__all__ = ["IMPORT", "Origin", "http_origin", "managed_origin", "nats_origin", "origin_kw"]
+
+Origin = Mapping[str, str]
+
+IMPORT: Final[Origin] = MappingProxyType({"via": "import"})
+
+
+def http_origin(client: str | None) -> Origin:
+    return {"via": "http", "client": client or ""}
+
+
+def nats_origin(subject: str, client: str) -> Origin:
+    return {"via": "nats", "subject": subject, "client": client}
+
+
+def managed_origin(origin: Origin) -> Origin:
+    """The origin of a JWT accountd re-signed: ``managed``, and the door it came through as ``path``."""
+    if origin.get("via") == "managed":
+        return origin
+    rest = {k: v for k, v in origin.items() if k != "via"}
+    return {"via": "managed", "path": origin.get("via", ""), **rest}
+
+
+def origin_kw(store: Store, origin: Origin) -> dict[str, Any]:
+    """``{"origin": origin}`` for a store whose ``put``/``delete`` keep it, else ``{}``.
+
+    A bridge while the durable stores gain history: drop it once every store takes ``origin``.
+    """
+    return {"origin": origin} if _takes_origin(type(store)) else {}
+
+
+@functools.cache
+def _takes_origin(cls: type[Any]) -> bool:
+    return "origin" in inspect.signature(cls.put).parameters
