@@ -48,4 +48,5 @@ async def test_files_of_other_tools_are_indexed_with_what_serving_them_needs(
     assert isinstance(store, DirectoryStore)
     await store.scan.wait()
     record = await store.get(account.pub)  # type: ignore[arg-type]
-    assert dict(record.meta) == {"iat": account.claims.iat, "jti": account.claims.jti, "exp": 0}
+    assert dict(record.meta) == {"iat": account.claims.iat, "jti": account.claims.jti, "exp": 0,
+                                 "name": "T", "tags": ""}  # name and tags: what a search matches
