@@ -119,3 +119,23 @@ def test_export_refuses_a_directory_that_is_not_empty(tmp_path: Path) -> None:
                            f"sqlite:{tmp_path / 'a.db'}"], capture_output=True, text=True, check=False)
     assert done.returncode == 1 and "not empty" in done.stderr and "Traceback" not in done.stderr
     assert os.listdir(tmp_path / "out") == ["keep.txt"]
+
+
+async def test_imported_accounts_are_versions_whose_source_is_import(tmp_path: Path) -> None:
+    from accountd.service.transfer import import_directory
+    from accountd.store import MemoryStore
+
+    operator = create(Role.OPERATOR)
+    root = tmp_path / "jwt"
+    root.mkdir()
+    files = _accounts(operator, root, 3, shard=False)
+    store = MemoryStore()
+    await store.open()
+    result = await import_directory(store, root, workers=1)
+    assert result.stored == 3
+    for rel, token in files.items():
+        pub = rel.removesuffix(".jwt")
+        [version] = await store.history(pub)  # type: ignore[arg-type]
+        assert (version.jwt, dict(version.origin)) == (token.decode(), {"via": "import"})
+        assert (await store.get(pub)).meta["name"].startswith("T")  # type: ignore[arg-type, union-attr]
+    await store.close()
