@@ -87,11 +87,14 @@
         '</td><td class="wrap muted">' + e(details) + "</td></tr>";
     }).join(""));
   }
+  function accountLink(k) {
+    return '<a href="' + e(A.base + "-/accounts/" + encodeURIComponent(k || "") + "/") + '">' + A.key(k) + "</a>";
+  }
   function importsTable(list) {
     return table(["Name", "Subject", "From account", "Type", "As"], (list || []).map(function (x) {
       var as = x.local_subject || x.to || "";
       return "<tr><td>" + e(x.name || "—") + (x.token ? ' <span class="chip">token</span>' : "") + "</td><td><code>" + e(x.subject) +
-        "</code></td><td>" + A.key(x.account) + "</td><td>" + e(x.type) + (x.share ? " · shared" : "") + "</td><td>" +
+        "</code></td><td>" + accountLink(x.account) + "</td><td>" + e(x.type) + (x.share ? " · shared" : "") + "</td><td>" +
         (as ? "<code>" + e(as) + "</code>" : '<span class="muted">same</span>') + "</td></tr>";
     }).join(""));
   }
