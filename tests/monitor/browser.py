@@ -99,8 +99,14 @@ class Page:
         assert "exceptionDetails" not in result, result
         return result["result"].get("value")
 
-    async def screenshot(self, path: Path) -> None:
-        data = (await self.send("Page.captureScreenshot", format="png"))["data"]
+    async def screenshot(self, path: Path, *, full: bool = False) -> None:
+        """The viewport, or with ``full`` the whole page however long it is."""
+        params: dict[str, Any] = {"format": "png"}
+        if full:
+            size = (await self.send("Page.getLayoutMetrics"))["cssContentSize"]
+            params.update(captureBeyondViewport=True,
+                          clip={"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1})
+        data = (await self.send("Page.captureScreenshot", **params))["data"]
         path.write_bytes(base64.b64decode(data))
 
     async def close(self) -> None:
