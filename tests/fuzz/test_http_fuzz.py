@@ -93,12 +93,16 @@ def _key_text() -> st.SearchStrategy[str]:
 
 PATHS = st.one_of(
     _key_text().map(lambda k: "/jwt/v1/accounts/" + quote(k, safe="")),
+    st.tuples(_key_text(), st.sampled_from(["history", "diff"])).map(
+        lambda kw: f"/-/accounts/{quote(kw[0], safe='')}/{kw[1]}"),
     st.sampled_from(["/jwt/v1/accounts", "/jwt/v1/accounts/", "/jwt/v1/operator", "/jwt/v1/help", "/jwt/v1/pack",
                      "/healthz", "/-/healthz", "/-/version", "/-/config", "/-/stats", "/metrics", "/-/status",
-                     "/", "/jwt/v1", "/jwt/v2/accounts/x", "/-/", "/-/monitor/events", "/-/signin", "/-/signout"]),
+                     "/", "/jwt/v1", "/jwt/v2/accounts/x", "/-/", "/-/monitor/events", "/-/signin", "/-/signout",
+                     "/-/accounts", "/-/audit"]),
     st.text(max_size=40).map(lambda t: "/" + quote(t)),
 )
-QUERY_KEYS = st.sampled_from(["check", "text", "decode", "notify", "list", "limit", "after", "max", "jti", "x"])
+QUERY_KEYS = st.sampled_from(["check", "text", "decode", "notify", "list", "limit", "after", "max", "jti", "x",
+                              "q", "from", "to", "since", "account"])
 QUERY_VALUES = st.one_of(st.sampled_from(["true", "false", "1", "0", "", "-1", "999999999999"]), st.text(max_size=20))
 HEADER_TEXT = st.one_of(
     st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40),
