@@ -101,6 +101,18 @@ def _reverse_lines(path: Path) -> Iterator[bytes]:
             yield from (line for line in reversed(lines) if line.strip())
 
 
+def _last_time(path: Path | None) -> float:
+    """The time of the last record in ``path`` (0 if none): a restart keeps times from going back."""
+    for line in _reverse_lines(path) if path is not None else ():
+        try:
+            value = json.loads(line).get("time")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(value, int | float):
+            return float(value)
+    return 0.0
+
+
 class AuditLog:
     """JSON Lines at ``path`` (``None``: off — records are dropped and :meth:`read` says so)."""
 
@@ -114,7 +126,7 @@ class AuditLog:
         self._writer: asyncio.Task[None] | None = None
         self._file: Any = None
         self._size = 0
-        self._last = 0.0
+        self._last = _last_time(self.path)
         self._lock = threading.Lock()
         """Held by the writer thread and by readers: a rotation never happens under a read."""
         self.counters: dict[str, int] = {"audit_records": 0, "audit_write_errors": 0, "audit_rotations": 0}

@@ -99,3 +99,14 @@ def test_sizes_parse_as_bytes() -> None:
     assert parse_bytes("64MiB") == 64 << 20
     assert parse_bytes("1000") == 1000
     assert parse_bytes(4096) == 4096
+
+
+async def test_times_never_go_back_across_a_restart_even_if_the_clock_does(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, clock=lambda: 2000.0)
+    log.record(_attempt(jti="J1"), status=200)
+    await log.close()
+    log = AuditLog(path, clock=lambda: 1000.0)  # the clock stepped back while accountd was down
+    log.record(_attempt(jti="J2"), status=200)
+    assert [r["jti"] for r in await log.read(since=1500)] == ["J2", "J1"]
+    await log.close()
