@@ -6,7 +6,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import pytest
+
 from accountd.claims import KeyPair, Role, create, decode_account, encode, new_account
+from accountd.config import Settings
+from accountd.natsserver import free_port
+from accountd.server import Server
+from accountd.store import SQLiteStore
 from serving import Running, StartServer
 from world import World
 
@@ -166,3 +173,36 @@ async def test_the_new_routes_are_admin(start_server: StartServer, tmp_path: Pat
         async with api.http.get(api.url + path, headers={"Authorization": "Bearer s3cret-token-for-tests"}) as r:
             assert r.status in (200, 404), path
             assert r.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("kind", ["dir", "sqlite"])
+async def test_history_and_the_audit_log_survive_a_restart(kind: str, tmp_path: Path, world: World) -> None:
+    if not hasattr(SQLiteStore, "history"):  # the directory and SQLite stores' history is landing
+        pytest.skip("this SQLite store keeps no history yet")
+    spec = f"dir:{tmp_path / 'jwt'}" if kind == "dir" else f"sqlite:{tmp_path / 'accounts.db'}"
+    files = world.write(tmp_path / "world")
+    a = world.account("A", iat=int(time.time()) - 10)
+    b = world.reissue(a, conn=2)
+
+    async def run(*bodies: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        server = Server(Settings(operator=str(files["operator"]), store=spec, listen=f"127.0.0.1:{free_port()}"))
+        await server.start()
+        host, port = server.address
+        api = Running(server, f"http://{host}:{port}", aiohttp.ClientSession(), world)
+        try:
+            for body in bodies:
+                assert (await api.post(a.pub, body)).status in (200, 400)
+            versions = await _history(api, a.pub)
+            _, audit = await _get(api, "/-/audit")
+            return versions, audit["records"]
+        finally:
+            await api.http.close()
+            await server.close()
+
+    before, audit_before = await run(a.jwt, b.jwt)
+    after, audit_after = await run("garbage")
+    assert after == before and [v["jwt"] for v in after] == [b.jwt, a.jwt]
+    assert {v["source"]["via"] for v in after} == {"http"}
+    assert audit_after[1:] == audit_before and audit_after[0]["status"] == 400
+    beside = tmp_path / "jwt" / ".accountd" / "audit.jsonl" if kind == "dir" else tmp_path / "accounts.db.audit.jsonl"
+    assert len(beside.read_text().splitlines()) == 3
