@@ -202,6 +202,26 @@ async def test_an_account_page_shows_usage_versions_and_their_diff(setup: Setup,
     keep(shot)
 
 
+async def test_a_deleted_account_shows_its_last_claims_and_the_deletion(setup: Setup, tmp_path: Path) -> None:
+    binary = need_chromium()
+    api, billing = setup.api, setup.billing
+    async with api.http.delete(api.account_url(billing.pub), data=api.world.delete_token(billing.pub)) as r:
+        assert r.status == 200, await r.text()
+    async with devtools(binary, tmp_path / "profile") as page:
+        await page.goto(f"{api.url}/-/accounts/{billing.pub}/")
+        await sign_in(page)
+        await wait_for(page, "document.body.dataset.rendered === '1' && document.body.dataset.diffs >= 1")
+        name = await page.evaluate("document.querySelector('#account-name').textContent")
+        assert name == "deleted billing"  # the pill, then the name of the last live version
+        newest = await page.evaluate("document.querySelector('tr.version').dataset.revision")
+        assert await page.evaluate(f"document.querySelector('#diff-{newest}').textContent") == "account deleted"
+        assert "finance" in await page.evaluate("document.querySelector('#identity').textContent")
+        await page.goto(api.url + "/-/accounts/?q=finance")
+        await wait_for(page, "document.body.dataset.loads >= 1")
+        assert await page.evaluate(ROWS) == []  # search lists live accounts only
+        assert "No account matches" in await page.evaluate("document.querySelector('#accounts-list').textContent")
+
+
 async def test_the_pages_are_admin_routes(setup: Setup) -> None:
     api, pub = setup.api, setup.orders.pub
     for path in ("/-/accounts/", f"/-/accounts/{pub}/", f"/-/monitor/accounts/{pub}"):

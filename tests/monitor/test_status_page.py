@@ -64,3 +64,4 @@ async def test_status_page_renders_live_numbers_in_chromium(
     assert "page-intruder" in dom and "Authentication Failure" in dom
     assert "page-a0" in dom and "Client Closed" in dom
     assert re.search(r'id="tile-auth" data-health="bad">.*?class="value">1<', dom, re.S)
+    assert '<a href="../-/accounts/">Accounts</a>' in dom  # the navigation to the accounts pages

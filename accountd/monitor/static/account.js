@@ -145,7 +145,11 @@
     function one(pair) {
       var older = pair[0], newer = pair[1];
       if (newer.deleted) { show(newer, ["account deleted"], "bad"); return Promise.resolve(); }
-      if (older.deleted) { show(newer, ["stored again after a deletion"]); return Promise.resolve(); }
+      if (older.deleted) {  // compare with the live version before the deletion (the route's default "from")
+        return A.get("-/accounts/" + enc + "/diff?to=" + newer.revision).then(function (d) {
+          show(newer, ["stored again after a deletion; since revision " + d.from + ":"].concat(d.lines || []));
+        }, function () { show(newer, ["stored again after a deletion"]); });
+      }
       return A.get("-/accounts/" + enc + "/diff?from=" + older.revision + "&to=" + newer.revision).then(function (d) {
         var lines = d.lines || [];
         show(newer, lines.length ? lines : ["no change in the claims (re-issued)"], lines.length ? "" : "muted");
