@@ -78,6 +78,25 @@ class HttpRemote:
     def delete(self, public_key: str, request_token: str) -> Response:
         return self._call("DELETE", self.account_url(public_key), request_token.encode())
 
+    @property
+    def root(self) -> str:
+        """The server's own root (``<base>`` without ``/jwt/v1``), where the ``/-/`` routes are."""
+        return self.base[: -len("/jwt/v1")] if self.base.endswith("/jwt/v1") else self.base
+
+    def admin_json(self, path: str) -> Any:
+        """``GET <root><path>`` of an admin route, with the admin token; the JSON document."""
+        resp = self._call("GET", self.root + path, admin=True)
+        if resp.status in (401, 403):
+            raise RemoteError(f"{self.root}{path.split('?')[0]} was refused: HTTP {resp.status} {resp.body.strip()}",
+                              "this is an admin route: pass --admin-token-file (or run on accountd's host)")
+        if resp.status != 200:
+            raise RemoteError(f"{self.root}{path.split('?')[0]}: HTTP {resp.status} {resp.body.strip()}",
+                              "is this accountd serve (with history), and is the account stored there?")
+        try:
+            return json.loads(resp.body)
+        except ValueError:
+            raise RemoteError(f"{self.root}{path} did not answer with JSON", "pass accountd's URL") from None
+
     def account_pages(self, limit: int = 1000) -> Iterator[list[dict[str, Any]]]:
         """The stored accounts, one page of at most ``limit`` at a time, sorted by key, following
         ``next`` (accountd's ``?list=true``); only one page is held at a time."""
