@@ -14,6 +14,10 @@
                                        ``tls_key``; see :mod:`accountd.store.kv`)
 =====================================  ===========================================================
 
+Every store keeps the last ``history`` versions of each account (``open_store(spec, history=N)``,
+:data:`DEFAULT_HISTORY` by default, 0: none); a ``nats-kv://`` bucket keeps at most 64, its own
+``history=`` option wins, and a bucket that exists keeps the history it was made with.
+
 The store is returned unopened: call ``await store.open()``.
 """
 
@@ -23,7 +27,7 @@ import os
 import re
 
 from accountd.natsclient import NatsTLS
-from accountd.store.base import Conflict, NotFound, Record, Store, StoreError
+from accountd.store.base import DEFAULT_HISTORY, Conflict, NotFound, Record, Store, StoreError, Version
 from accountd.store.directory import DirectoryStore
 from accountd.store.failing import FailingStore
 from accountd.store.kv import KVStore
@@ -31,6 +35,7 @@ from accountd.store.memory import MemoryStore
 from accountd.store.sqlite import SQLiteStore
 
 __all__ = [
+    "DEFAULT_HISTORY",
     "Conflict",
     "DirectoryStore",
     "FailingStore",
@@ -41,6 +46,7 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "StoreError",
+    "Version",
     "open_store",
 ]
 
@@ -49,7 +55,8 @@ _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
 
-def open_store(spec: str, *, nats: list[str] | None = None, creds: str = "", tls: NatsTLS | None = None) -> Store:
+def open_store(spec: str, *, nats: list[str] | None = None, creds: str = "", tls: NatsTLS | None = None,
+               history: int = DEFAULT_HISTORY) -> Store:
     """The store named by ``spec`` (see the module docstring); ``ValueError`` if it names none.
 
     ``nats``/``creds``/``tls`` (the server's ``--nats``/``--creds``/``--nats-tls-*``) are the
@@ -62,14 +69,14 @@ def open_store(spec: str, *, nats: list[str] | None = None, creds: str = "", tls
     if scheme == "memory":
         if rest not in ("", "//"):
             raise ValueError(f"store {spec!r}: memory: takes no path")
-        return MemoryStore()
+        return MemoryStore(history=history)
     if scheme == "sqlite":
         path = rest[2:] if rest.startswith("//") else rest
         if not path or "?" in path:
             raise ValueError(f"store {spec!r}: write sqlite:PATH (a database file; it takes no options)")
-        return SQLiteStore(os.path.expanduser(path))
+        return SQLiteStore(os.path.expanduser(path), history=history)
     if scheme == "nats-kv":
-        return KVStore.from_spec(spec, nats=nats, creds=creds, tls=tls)
+        return KVStore.from_spec(spec, nats=nats, creds=creds, tls=tls, history=history)
     if scheme not in ("", "dir"):
         raise ValueError(
             f"store {spec!r}: unknown scheme {scheme + ':'!r}; use memory:, sqlite:PATH, dir:PATH, "
@@ -78,7 +85,7 @@ def open_store(spec: str, *, nats: list[str] | None = None, creds: str = "", tls
     path, _, query = rest.partition("?")
     if not path:
         raise ValueError(f"store {spec!r}: no directory given")
-    return DirectoryStore(path, shard=_shard_option(spec, query))
+    return DirectoryStore(path, shard=_shard_option(spec, query), history=history)
 
 
 def _shard_option(spec: str, query: str) -> bool:

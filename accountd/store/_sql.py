@@ -13,8 +13,15 @@ Schema (``format`` = 1)::
         meta is compact JSON or NULL; pending = not yet published; dirty = (directory store) its
         .jwt file may not be on disk yet
     state(name TEXT PRIMARY KEY, value)
-        format, revision (the highest handed out), records, tombstones, pending, and the
-        directory store's own marks
+        format, revision (the highest handed out), records, tombstones, pending, search_filled (1
+        once every row is in the search tables), and the directory store's own marks
+    history, search_names, search_tags
+        the kept versions of each account (:mod:`._versions`) and what searches look at
+        (:mod:`._search`), written in the transaction of each change
+
+Every table but ``accounts`` and ``state`` was added later: ``CREATE TABLE IF NOT EXISTS`` creates
+it empty in a database an older accountd wrote, and nothing is read at open. Rows predating
+the search tables are indexed in the background (:mod:`._backfill`).
 
 Partial indexes keep what must be walked small: the live keys (``list``), the pending ones (the
 outbox) and the dirty ones. Nothing here is asynchronous; the stores call it from the right thread.
@@ -26,17 +33,19 @@ import json
 import os
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from accountd.store import _search, _versions
 from accountd.store._files import FILE_MODE
+from accountd.store._history import EMPTY_ORIGIN
 from accountd.store._index import EMPTY_META
-from accountd.store.base import Record, StoreError
+from accountd.store.base import Record, StoreError, Version
 from accountd.types import JWT, AccountKey
 
-__all__ = ["Batch", "Damaged", "Database", "Gone", "connect"]
+__all__ = ["Batch", "Change", "Damaged", "Database", "Forget", "Gone", "connect"]
 
 FORMAT = 1
 READ_CACHE_KIB = 4096
@@ -57,7 +66,7 @@ CREATE INDEX IF NOT EXISTS accounts_live ON accounts(account) WHERE deleted = 0;
 CREATE INDEX IF NOT EXISTS accounts_pending ON accounts(account) WHERE pending = 1;
 CREATE INDEX IF NOT EXISTS accounts_dirty ON accounts(account) WHERE dirty = 1;
 CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;
-"""
+""" + _versions.SCHEMA + _search.SCHEMA
 
 _COUNTERS = ("revision", "records", "tombstones", "pending")
 
@@ -68,6 +77,7 @@ ON CONFLICT(account) DO UPDATE SET revision = excluded.revision, deleted = exclu
 """
 
 _ROW = "SELECT revision, deleted, jwt, meta, pending FROM accounts WHERE account = ?"
+_LIVE_AFTER = "WHERE deleted = 0 AND account > ? ORDER BY account LIMIT ?"
 
 
 def connect(path: Path, *, cache_kib: int = 2048) -> sqlite3.Connection:
@@ -103,21 +113,46 @@ class Damaged(StoreError):
 
 
 @dataclass(slots=True)
-class Batch:
-    """One group commit: changes (with whether each is pending and dirty), marks to clear."""
+class Change:
+    """One put or delete: the record, whether it is pending (and its file dirty), and its version's
+    time and origin."""
 
-    changes: list[tuple[Record, bool, bool]]
+    record: Record
+    pending: bool
+    stored_at: float
+    origin: Mapping[str, str] = field(default_factory=lambda: EMPTY_ORIGIN)
+    dirty: bool = False
+
+
+@dataclass(slots=True)
+class Forget:
+    """A live account whose file another tool removed: its row goes, a deleted version is kept."""
+
+    account: AccountKey
+    revision: int
+    stored_at: float
+
+
+@dataclass(slots=True)
+class Batch:
+    """One group commit: changes (in the order they were made), marks to clear, state to set,
+    and rows the background fill indexed for search (account, the revision it read, what it found)."""
+
+    changes: list[Change]
     published: list[tuple[AccountKey, int]]
     synced: list[tuple[AccountKey, int]]
-    forgotten: list[AccountKey]
+    forgotten: list[Forget]
     state: dict[str, Any]
+    filled: list[tuple[AccountKey, int, _search.Searchable]] = field(default_factory=list)
 
 
 class Database:
     """The rows of one store: a reading connection (the caller's thread) and a writing one."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, history: int) -> None:
         self.path = path
+        self.history = history
+        """Versions kept per account (0: none written)."""
         self.reader: sqlite3.Connection | None = None
         self.writer: sqlite3.Connection | None = None
         self.counters: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
@@ -146,9 +181,10 @@ class Database:
             self.writer = connect(self.path, cache_kib=2048)
             self.writer.executescript(_SCHEMA)
             rows = dict(self.writer.execute("SELECT name, value FROM state").fetchall())
-            if not rows:
-                self.writer.execute("INSERT INTO state(name, value) VALUES ('format', ?)", (FORMAT,))
-                rows = {"format": FORMAT}
+            if not rows:  # a new database: its search tables are complete from the start
+                self.writer.execute("INSERT INTO state(name, value) VALUES ('format', ?), ('search_filled', 1)",
+                                    (FORMAT,))
+                rows = {"format": FORMAT, "search_filled": 1}
             if rows.get("format") != FORMAT:
                 raise StoreError(f"{self.path}: unknown index format {rows.get('format')!r} (expected {FORMAT})")
             self.state = rows
@@ -187,6 +223,23 @@ class Database:
         revision, deleted, jwt, meta, pending = found
         return Record(account, JWT(jwt), revision, bool(deleted), _meta(meta)), bool(pending)
 
+    def versions(self, account: AccountKey, limit: int | None) -> list[Version]:
+        """See :func:`._versions.read`; at most ``limit`` and ``history`` of them."""
+        keep = self.history if limit is None else max(0, min(limit, self.history))
+        if not keep:
+            return []
+        try:
+            return _versions.read(self._reader(), account, keep)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot read the history of {account}: {exc}") from exc
+
+    def search(self, conn: sqlite3.Connection, text: str, after: AccountKey | None, limit: int) -> list[AccountKey]:
+        """See :func:`._search.search`; on ``conn`` (a connection of the caller's thread)."""
+        try:
+            return _search.search(conn, text, after, limit)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot search: {exc}") from exc
+
     def page(self, after: AccountKey | None, limit: int | None) -> list[AccountKey]:
         sql = "SELECT account FROM accounts WHERE deleted = 0"
         args: list[Any] = []
@@ -207,6 +260,11 @@ class Database:
 
     def dirty(self) -> list[Record]:
         return self._records("INDEXED BY accounts_dirty WHERE dirty = 1", [])
+
+    def live_after(self, conn: sqlite3.Connection, after: str, limit: int) -> list[Record]:
+        """Live records after ``after`` by key, at most ``limit``, read on ``conn`` (the caller's)."""
+        rows = conn.execute(f"SELECT account, revision, deleted, jwt, meta FROM accounts {_LIVE_AFTER}", (after, limit))
+        return [Record(AccountKey(a), JWT(j), r, bool(d), _meta(m)) for a, r, d, j, m in rows]
 
     def _records(self, where: str, args: list[Any]) -> list[Record]:
         sql = f"SELECT account, revision, deleted, jwt, meta FROM accounts {where}"
@@ -251,22 +309,35 @@ class Database:
         self.counters = counters
         self.state.update(batch.state)
 
-    @staticmethod
-    def _apply(conn: sqlite3.Connection, batch: Batch, counters: dict[str, int]) -> None:
+    def _apply(self, conn: sqlite3.Connection, batch: Batch, counters: dict[str, int]) -> None:
         rows = []
-        latest = {record.account: (record, pending, dirty) for record, pending, dirty in batch.changes}
-        for record, pending, dirty in latest.values():
-            old = conn.execute("SELECT deleted, pending FROM accounts WHERE account = ?", (record.account,)).fetchone()
+        latest = {change.record.account: change for change in batch.changes}
+        earlier: list[tuple[Record, float, Mapping[str, str]]] = []
+        """Records replaced that history does not hold (made before it existed, or while it was off)."""
+        for change in latest.values():
+            record = change.record
+            old = conn.execute("SELECT deleted, pending, revision, jwt FROM accounts WHERE account = ?",
+                               (record.account,)).fetchone()
+            if self.history and old is not None and not _versions.holds(conn, old[2]):
+                earlier.append((Record(record.account, JWT(old[3]), old[2], bool(old[0])), 0.0, EMPTY_ORIGIN))
             if old is None:
                 counters["tombstones" if record.deleted else "records"] += 1
             elif bool(old[0]) != record.deleted:
                 counters["records"] += -1 if record.deleted else 1
                 counters["tombstones"] += 1 if record.deleted else -1
-            counters["pending"] += int(pending) - (int(old[1]) if old else 0)
+            counters["pending"] += int(change.pending) - (int(old[1]) if old else 0)
             counters["revision"] = max(counters["revision"], record.revision)
             rows.append((record.account, record.revision, int(record.deleted), record.jwt,
-                         _meta_text(record.meta), int(pending), int(dirty)))
+                         _meta_text(record.meta), int(change.pending), int(change.dirty)))
         conn.executemany(_UPSERT, rows)
+        for change in latest.values():
+            record = change.record
+            if record.deleted:
+                _search.unindex(conn, record.account)
+            else:
+                _search.index(conn, record.account, _search.searchable(record.jwt, record.meta))
+        if self.history:
+            _versions.add(conn, [*earlier, *((c.record, c.stored_at, c.origin) for c in batch.changes)])
         for account, revision in batch.published:
             cur = conn.execute("UPDATE accounts SET pending = 0 WHERE account = ? AND revision = ? AND pending = 1",
                                (account, revision))
@@ -274,12 +345,26 @@ class Database:
         if batch.synced:
             conn.executemany("UPDATE accounts SET dirty = 0 WHERE account = ? AND revision = ? AND dirty = 1",
                              batch.synced)
-        for account in batch.forgotten:
-            old = conn.execute("DELETE FROM accounts WHERE account = ? AND dirty = 0 RETURNING deleted, pending",
-                               (account,)).fetchone()
-            if old is not None:
-                counters["tombstones" if old[0] else "records"] -= 1
-                counters["pending"] -= int(old[1])
+        pruned = set(latest)
+        for gone in batch.forgotten:
+            old = conn.execute("DELETE FROM accounts WHERE account = ? AND dirty = 0 RETURNING deleted, pending, jwt",
+                               (gone.account,)).fetchone()
+            if old is None:
+                continue
+            counters["tombstones" if old[0] else "records"] -= 1
+            counters["pending"] -= int(old[1])
+            counters["revision"] = max(counters["revision"], gone.revision)
+            _search.unindex(conn, gone.account)
+            if self.history and not old[0]:  # its last JWT, as the removed file held it
+                record = Record(gone.account, JWT(old[2]), gone.revision, True)
+                _versions.add(conn, [(record, gone.stored_at, _versions.FILE_ORIGIN)])
+                pruned.add(gone.account)
+        if self.history:
+            _versions.prune(conn, pruned, self.history)
+        for account, revision, found in batch.filled:
+            row = conn.execute("SELECT revision, deleted FROM accounts WHERE account = ?", (account,)).fetchone()
+            if row is not None and tuple(row) == (revision, 0):  # else a change since indexed it already
+                _search.index(conn, account, found)
 
 
 def _damaged(exc: Exception) -> bool:

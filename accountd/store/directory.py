@@ -39,8 +39,9 @@ from accountd.store._files import DELETED_SUFFIX, JWT_SUFFIX, TEMP_SUFFIX, JwtFi
 from accountd.store._index import clean_meta
 from accountd.store._mirror import Mirror
 from accountd.store._scan import Scan
-from accountd.store._sql import Batch, Damaged
-from accountd.store.base import Record, StoreError
+from accountd.store._sql import Batch, Damaged, Forget
+from accountd.store._versions import FILE_ORIGIN
+from accountd.store.base import DEFAULT_HISTORY, Record, StoreError
 from accountd.store.sqlite import SQLiteStore
 from accountd.types import JWT, AccountKey
 
@@ -58,7 +59,8 @@ class DirectoryStore(SQLiteStore):
 
     name = "directory"
 
-    def __init__(self, path: str | os.PathLike[str], *, shard: bool = False, scan: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, shard: bool = False, scan: bool = True,
+                 history: int = DEFAULT_HISTORY) -> None:
         self.root = Path(path).absolute()
         self.shard = shard
         self.scan_on_open = scan
@@ -67,12 +69,12 @@ class DirectoryStore(SQLiteStore):
         ``exp``, so that serving it decodes nothing); ``None`` for one it cannot read. Called in
         the scan's thread."""
         self.files = JwtFiles(self.root, shard=shard)
-        super().__init__(self.root)
+        super().__init__(self.root, history=history)
         self.mirror = Mirror(self)
         self.scan = Scan(self)
         self._synced: list[tuple[AccountKey, int]] = []
         """Files made durable whose rows are still dirty: cleared with the next batch."""
-        self._forgotten: list[AccountKey] = []
+        self._forgotten: list[Forget] = []
         self._state_changes: dict[str, Any] = {}
         self._counts.update(external=0, forgotten=0)
 
@@ -168,7 +170,8 @@ class DirectoryStore(SQLiteStore):
         batch.forgotten, self._forgotten = self._forgotten, []
         batch.state, self._state_changes = self._state_changes, {}
         matches = self.mirror.file_matches
-        batch.changes = [(record, pending, not matches(record)) for record, pending, _ in batch.changes]
+        for change in batch.changes:
+            change.dirty = not matches(change.record)
 
     def _has_extras(self) -> bool:
         return bool(self._synced or self._forgotten or self._state_changes)
@@ -179,7 +182,7 @@ class DirectoryStore(SQLiteStore):
         self._state_changes = {**batch.state, **self._state_changes}
 
     def _committed(self, batch: Batch) -> None:
-        self.mirror.changed([record for record, _, _ in batch.changes])
+        self.mirror.changed([change.record for change in batch.changes])
 
     async def _before_batch(self) -> None:
         await self.mirror.backpressure()
@@ -221,7 +224,7 @@ class DirectoryStore(SQLiteStore):
         self._counts["external"] += 1
         record = Record(account, JWT(content), self._next_revision(), False, clean_meta(meta))
         self.mirror.external.add((account, record.revision))
-        return record, self._stage(record, pending=False)
+        return record, self._stage(record, pending=False, origin=FILE_ORIGIN)
 
     async def forget(self, accounts: list[AccountKey]) -> None:
         """Live accounts whose file another tool removed while we were stopped."""
@@ -230,7 +233,7 @@ class DirectoryStore(SQLiteStore):
             log.warning("%s: the JWT files of %d accounts were removed; forgetting them (e.g. %s)",
                         self.root, len(gone), gone[0])
             self._counts["forgotten"] += len(gone)
-            self._forgotten += gone
+            self._forgotten += [Forget(a, self._next_revision(), time.time()) for a in gone]
             await SQLiteStore.flush(self)  # the index only: not the files, which the scan is reading
 
     # -- lookups of accounts not indexed yet -----------------------------------------------------

@@ -10,7 +10,7 @@ import builtins
 from collections.abc import Mapping
 from typing import NoReturn
 
-from accountd.store.base import Record, StoreError
+from accountd.store.base import Record, StoreError, Version
 from accountd.types import JWT, AccountKey
 
 __all__ = ["FailingStore"]
@@ -51,6 +51,7 @@ class FailingStore:
         meta: Mapping[str, int | str] | None = None,
         expect: int | None = None,
         publish: bool = True,
+        origin: Mapping[str, str] | None = None,
     ) -> Record:
         self._fail()
 
@@ -61,6 +62,7 @@ class FailingStore:
         *,
         meta: Mapping[str, int | str] | None = None,
         expect: int | None = None,
+        origin: Mapping[str, str] | None = None,
     ) -> Record:
         self._fail()
 
@@ -68,6 +70,14 @@ class FailingStore:
         self._fail()
 
     async def count(self) -> int:
+        self._fail()
+
+    async def history(self, account: AccountKey, *, limit: int | None = None) -> builtins.list[Version]:
+        self._fail()
+
+    async def search(
+        self, text: str, *, after: AccountKey | None = None, limit: int = 100
+    ) -> builtins.list[AccountKey]:
         self._fail()
 
     async def pending(self, *, limit: int | None = None) -> builtins.list[Record]:

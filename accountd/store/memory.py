@@ -21,6 +21,7 @@ class MemoryStore(IndexedReads):
     def __init__(self, *, history: int = DEFAULT_HISTORY) -> None:
         self._index = Index()
         self._versions = Versions(history)
+        self.versions_kept = self._versions.keep
         self._open = False
         self._writes = 0
 
@@ -72,6 +73,8 @@ class MemoryStore(IndexedReads):
     ) -> builtins.list[AccountKey]:
         self._ready()
         out: builtins.list[AccountKey] = []
+        if limit <= 0:
+            return out
         for account in self._index.page(after, None):
             if matches(text, account, self._index.records[account].meta):
                 out.append(account)

@@ -7,8 +7,9 @@ lookups on the caller's (the event loop's) connection and see committed changes 
 A write is staged at once (revision assigned, compare-and-set checked against committed and staged
 changes) and handed to **the writer**, one task driving one worker thread: it commits every change
 that arrived meanwhile in one transaction, fsync'd once (a group commit), and only then do the
-puts and deletes return. The pending mark of the outbox is part of the same row, so a change and
-its notification are durable together.
+puts and deletes return. The pending mark of the outbox is part of the same row, and the version
+history keeps (:mod:`._versions`) and what searches see (:mod:`._search`) are written in the same
+transaction, so a change, its notification and its history are durable together.
 
 :meth:`~SQLiteStore.mark_published` clears the mark at once for :meth:`~SQLiteStore.pending` and
 commits it with the next batch, never waiting for it: losing a mark in a crash only means
@@ -23,55 +24,48 @@ import asyncio
 import builtins
 import logging
 import os
+import sqlite3
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from accountd.store._backfill import Backfill
 from accountd.store._files import lock_file, make_dirs, unlock_file
+from accountd.store._history import check_history, clean_origin
 from accountd.store._index import check_account, check_expect, clean_jwt, clean_meta
-from accountd.store._sql import Batch, Database, Gone
-from accountd.store.base import NotFound, Record, StoreError
+from accountd.store._search import Searchable
+from accountd.store._sql import Database, connect
+from accountd.store._writer import GroupCommit
+from accountd.store.base import DEFAULT_HISTORY, NotFound, Record, StoreError, Version
 from accountd.types import JWT, AccountKey
 
 __all__ = ["SQLiteStore"]
 
 log = logging.getLogger("accountd.store")
 
-MAX_BATCH = 4096
-"""Changes per transaction at most; the rest wait for the next one."""
 
-
-@dataclass(slots=True)
-class _Op:
-    """One item for the writer: a change, or a barrier (``record`` is ``None``) from :meth:`flush`."""
-
-    record: Record | None = None
-    pending: bool = True
-    future: asyncio.Future[None] | None = field(default=None)
-
-
-def _settle(future: asyncio.Future[None] | None, error: BaseException | None = None) -> None:
-    if future is None or future.done():  # done: the caller was cancelled; the change stands
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
-
-
-class SQLiteStore:
-    """Account records in the SQLite database at ``path`` (created if missing, with its directory)."""
+class SQLiteStore(GroupCommit):
+    """Account records in the SQLite database at ``path`` (created if missing, with its directory),
+    and the last ``history`` versions of each account (0: none)."""
 
     name = "sqlite"
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, history: int = DEFAULT_HISTORY) -> None:
         self.path = Path(path).absolute()
-        self._db = Database(self._database_path())
+        self.versions_kept = check_history(history)
+        """Versions kept per account (the ``history`` argument)."""
+        self._db = Database(self._database_path(), history=self.versions_kept)
+        self.backfill = Backfill(self)
+        """Indexes rows an older accountd wrote for search, in the background (:mod:`._backfill`)."""
         self._executor: ThreadPoolExecutor | None = None
+        self._searcher: ThreadPoolExecutor | None = None
+        """Searches (which may scan the names) run here, on a connection of their own."""
+        self._search_conn: sqlite3.Connection | None = None
+        self._filled: list[tuple[AccountKey, int, Searchable]] = []
+        self._fill_state: dict[str, Any] = {}
         self._staged: dict[AccountKey, Record] = {}
-        self._queue: list[_Op] = []
+        self._queue = []
         self._marks: dict[AccountKey, int] = {}
         """Published marks cleared for :meth:`pending` but not committed yet."""
         self._wake = asyncio.Event()
@@ -97,21 +91,6 @@ class SQLiteStore:
         """Blocking, before the database opens: create what the store needs on disk."""
         make_dirs(self.path.parent)
 
-    def _extras(self, batch: Batch) -> None:
-        """Add to the next batch (on the loop, before it is committed)."""
-
-    def _committed(self, batch: Batch) -> None:
-        """After ``batch`` is durable (on the loop)."""
-
-    def _uncommitted(self, batch: Batch) -> None:
-        """After ``batch`` failed (on the loop): give back what :meth:`_extras` took."""
-
-    def _has_extras(self) -> bool:
-        return False
-
-    async def _before_batch(self) -> None:
-        """Wait, if need be, before the writer takes its next batch (a subclass's backpressure)."""
-
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def open(self) -> None:
@@ -132,8 +111,12 @@ class SQLiteStore:
         self._marks.clear()
         self._broken = None
         self._wake = asyncio.Event()
+        self._filled, self._fill_state = [], {}
+        self._searcher = ThreadPoolExecutor(1, thread_name_prefix=f"accountd-{self.name}-search")
         self._state = "open"
         self._writer = asyncio.create_task(self._run(), name=f"accountd-{self.name}-writer:{self.path}")
+        if not self._db.state.get("search_filled"):
+            self.backfill.start()
 
     def _open_blocking(self) -> None:
         try:
@@ -153,6 +136,7 @@ class SQLiteStore:
         if self._state != "open":
             return
         self._state = "closing"
+        await self.backfill.stop()
         self._wake.set()
         try:
             if self._writer is not None:
@@ -161,6 +145,10 @@ class SQLiteStore:
             self._writer = None
             await self._closing()
             self._state = "closed"
+            searcher, self._searcher = self._searcher, None
+            if searcher is not None:
+                await asyncio.get_running_loop().run_in_executor(searcher, self._close_search)
+                searcher.shutdown(wait=True)
             executor, self._executor = self._executor, None
             if executor is not None:
                 await asyncio.get_running_loop().run_in_executor(executor, self._close_blocking)
@@ -169,6 +157,11 @@ class SQLiteStore:
     async def _closing(self) -> None:
         """Between the writer's end and the database's close (a subclass finishes its own work)."""
 
+    def _close_search(self) -> None:
+        conn, self._search_conn = self._search_conn, None
+        if conn is not None:
+            conn.close()
+
     def _close_blocking(self) -> None:
         self._db.close()
         self._lock_fd = unlock_file(self._lock_fd)
@@ -176,7 +169,7 @@ class SQLiteStore:
     async def flush(self) -> None:
         """Return once everything submitted before is committed, published marks included."""
         self._writable()
-        await self._enqueue(_Op())
+        await self._barrier()
 
     async def check(self) -> None:
         self._writable()
@@ -218,6 +211,28 @@ class SQLiteStore:
         self._ready()
         return self._db.counters["records"]
 
+    async def history(self, account: AccountKey, *, limit: int | None = None) -> builtins.list[Version]:
+        account = check_account(account)
+        self._ready()
+        return self._db.versions(account, limit)
+
+    async def search(
+        self, text: str, *, after: AccountKey | None = None, limit: int = 100
+    ) -> builtins.list[AccountKey]:
+        """See :mod:`._search`: committed state, in a thread of its own (a name may be scanned for)."""
+        after = check_account(after) if after is not None else None
+        self._ready()
+        assert self._searcher is not None
+        return await asyncio.get_running_loop().run_in_executor(self._searcher, self._search, text, after, limit)
+
+    def _search(self, text: str, after: AccountKey | None, limit: int) -> builtins.list[AccountKey]:
+        if self._search_conn is None:
+            try:
+                self._search_conn = connect(self._db.path)
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self._db.path}: cannot search: {exc}") from exc
+        return self._db.search(self._search_conn, text, after, limit)
+
     async def pending(self, *, limit: int | None = None) -> builtins.list[Record]:
         self._ready()
         # Rows whose marks are not committed yet are skipped: read that many more.
@@ -235,12 +250,15 @@ class SQLiteStore:
         meta: Mapping[str, int | str] | None = None,
         expect: int | None = None,
         publish: bool = True,
+        origin: Mapping[str, str] | None = None,
     ) -> Record:
-        account, jwt, clean = check_account(account), clean_jwt(jwt), clean_meta(meta)
+        account, jwt, clean, source = check_account(account), clean_jwt(jwt), clean_meta(meta), clean_origin(origin)
         self._writable()
         current = self._current(account)
         check_expect(account, current, expect)
-        return await self._change(Record(account, jwt, self._next_revision(), False, clean), pending=publish)
+        record = Record(account, jwt, self._next_revision(), False, clean)
+        await self._stage(record, pending=publish, origin=source)
+        return record
 
     async def delete(
         self,
@@ -249,14 +267,17 @@ class SQLiteStore:
         *,
         meta: Mapping[str, int | str] | None = None,
         expect: int | None = None,
+        origin: Mapping[str, str] | None = None,
     ) -> Record:
-        account, token, clean = check_account(account), clean_jwt(token), clean_meta(meta)
+        account, token, clean, source = check_account(account), clean_jwt(token), clean_meta(meta), clean_origin(origin)
         self._writable()
         current = self._current(account)
         if current is None or current.deleted:
             raise NotFound(account)
         check_expect(account, current, expect)
-        return await self._change(Record(account, token, self._next_revision(), True, clean), pending=True)
+        record = Record(account, token, self._next_revision(), True, clean)
+        await self._stage(record, pending=True, origin=source)
+        return record
 
     async def mark_published(self, account: AccountKey, revision: int) -> None:
         account = check_account(account)
@@ -277,6 +298,8 @@ class SQLiteStore:
             **self._counts,
             "unlogged_marks": len(self._marks),
             "queued": len(self._queue),
+            "history": self.versions_kept,
+            "search_index": "ready" if self._db.state.get("search_filled") else self.backfill.state,
         }
 
     # -- the writer ----------------------------------------------------------------------------
@@ -307,79 +330,7 @@ class SQLiteStore:
         found = self._db.row(account)
         return found[0] if found is not None else None
 
-    async def _change(self, record: Record, *, pending: bool) -> Record:
-        await self._stage(record, pending=pending)
-        return record
-
-    def _stage(self, record: Record, *, pending: bool) -> asyncio.Future[None]:
-        """Make ``record`` the current one for writers and queue it; settled once committed."""
-        self._staged[record.account] = record
-        return self._enqueue(_Op(record, pending))
-
-    def _enqueue(self, op: _Op) -> asyncio.Future[None]:
-        """Hand ``op`` to the writer; the future is settled once its batch is committed (or failed)."""
-        op.future = asyncio.get_running_loop().create_future()
-        self._queue.append(op)
-        self._wake.set()
-        return op.future
-
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
         assert self._executor is not None
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def _run(self) -> None:
-        while True:
-            if not (self._queue or self._marks or self._has_extras()):
-                if self._state != "open":
-                    return
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            await self._before_batch()
-            ops, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-            await self._commit(ops)
-            if self._state != "open" and self._broken is not None:
-                for op in self._queue:
-                    _settle(op.future, StoreError(self._broken))
-                self._queue.clear()
-                return
-
-    async def _commit(self, ops: builtins.list[_Op]) -> None:
-        changes = [(op.record, op.pending, False) for op in ops if op.record is not None]
-        marks = dict(self._marks)
-        batch = Batch(changes, list(marks.items()), [], [], {})
-        self._extras(batch)
-        try:
-            await self._in_thread(self._db.commit, batch)
-        except Exception as exc:
-            error = exc if isinstance(exc, StoreError) else StoreError(f"{self.path}: unexpected error: {exc!r}")
-            if isinstance(exc, Gone):
-                self._broken = str(exc)
-            elif not isinstance(exc, StoreError):
-                self._broken = str(error)
-                log.exception("%r: the writer failed", self)
-            self._uncommitted(batch)
-            if not changes:  # marks alone (disk full?): nothing builds on them; do not spin
-                for op in ops:
-                    _settle(op.future, error)
-                await asyncio.sleep(1.0)
-                return
-            # Whatever was staged since may build on this batch: fail it too.
-            rest, self._queue = self._queue, []
-            self._staged.clear()
-            for op in ops + rest:
-                _settle(op.future, error)
-            return
-        for account, revision in marks.items():
-            if self._marks.get(account) == revision:
-                del self._marks[account]
-        for record, _, _ in changes:
-            if self._staged.get(record.account) is record:
-                del self._staged[record.account]
-        if changes:
-            self._counts["writes"] += len(changes)
-            self._counts["max_batch"] = max(self._counts["max_batch"], len(changes))
-        self._counts["batches"] += 1
-        self._committed(batch)
-        for op in ops:
-            _settle(op.future)

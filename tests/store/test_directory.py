@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from contract import A, B, C, PersistentContract, Reopen, StoreContract, jwt, key
+from contract_history import HistoryContract, Make, SearchContract
 from storm import storm
 
 from accountd.store import DirectoryStore, Store, StoreError
@@ -48,6 +49,7 @@ async def crash(store: Store, *, flush: bool = True) -> None:
     if flush:
         await store.flush()
     await store.scan.stop()
+    await store.backfill.stop()
     tasks = [store._writer, store.mirror._task]
     for task in tasks:
         if task is not None:
@@ -55,10 +57,10 @@ async def crash(store: Store, *, flush: bool = True) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
     store._writer = store.mirror._task = None
-    for executor in (store._executor, store.mirror._executor):
+    for executor in (store._executor, store.mirror._executor, store._searcher):
         if executor is not None:  # a commit in flight lands, as it would have on the disk
             executor.shutdown(wait=True)
-    store._executor = store.mirror._executor = None
+    store._executor = store.mirror._executor = store._searcher = None
     store._state = "closed"
     store._close_blocking()
 
@@ -99,10 +101,14 @@ def open_store(root: Path, shard: bool, opened: list[DirectoryStore]) -> OpenSto
     return open_store
 
 
-class TestDirectoryStore(StoreContract, PersistentContract):
+class TestDirectoryStore(StoreContract, PersistentContract, HistoryContract, SearchContract):
     @pytest.fixture
     async def store(self, open_store: OpenStore) -> Store:
         return await open_store()
+
+    @pytest.fixture
+    def make(self, open_store: OpenStore) -> Make:
+        return lambda history: open_store(history=history)
 
     @pytest.fixture
     def reopen(self, open_store: OpenStore) -> Reopen:

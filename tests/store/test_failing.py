@@ -31,6 +31,8 @@ async def store() -> FailingStore:
         lambda s: s.count(),
         lambda s: s.pending(),
         lambda s: s.mark_published(A, 1),
+        lambda s: s.history(A),
+        lambda s: s.search("x"),
     ],
     ids=[
         "check",
@@ -44,6 +46,8 @@ async def store() -> FailingStore:
         "count",
         "pending",
         "mark",
+        "history",
+        "search",
     ],
 )
 async def test_every_operation_raises_the_injected_store_error(

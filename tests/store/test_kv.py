@@ -14,6 +14,7 @@ from pathlib import Path
 import nats
 import pytest
 from contract import A, B, PersistentContract, StoreContract, jwt, key
+from contract_history import HistoryContract, Make
 from nats.js.api import KeyValueConfig
 from nats.js.errors import KeyNotFoundError
 
@@ -72,10 +73,14 @@ async def opened(cluster: Cluster, bucket: str) -> AsyncIterator[Callable[..., A
     await nc.close()
 
 
-class TestKVStore(StoreContract, PersistentContract):
+class TestKVStore(StoreContract, PersistentContract, HistoryContract):
     @pytest.fixture
     async def store(self, opened: Callable[..., Awaitable[KVStore]]) -> KVStore:
         return await opened()
+
+    @pytest.fixture
+    def make(self, opened: Callable[..., Awaitable[KVStore]]) -> Make:
+        return lambda history: opened(history=history)
 
     @pytest.fixture
     def reopen(self, opened: Callable[..., Awaitable[KVStore]]) -> Callable[[Store], Awaitable[Store]]:
@@ -93,7 +98,7 @@ def test_the_spec_names_the_bucket_and_its_options(tmp_path: Path) -> None:
     store = open_store(f"nats-kv://accounts?replicas=1&history=10&servers=nats://a:4222,nats://b:4222"
                        f"&creds={tmp_path}/kv.creds&ack_wait=2.5")
     assert isinstance(store, KVStore)
-    assert (store.bucket, store.stream, store.replicas, store.history, store.ack_wait) == (
+    assert (store.bucket, store.stream, store.replicas, store.versions_kept, store.ack_wait) == (
         "accounts", "KV_accounts", 1, 10, 2.5)
     assert store.servers == ["nats://a:4222", "nats://b:4222"]
     assert store.creds == f"{tmp_path}/kv.creds"
@@ -102,8 +107,20 @@ def test_the_spec_names_the_bucket_and_its_options(tmp_path: Path) -> None:
 def test_the_connection_defaults_to_the_servers_nats_settings() -> None:
     store = open_store("nats-kv://accounts", nats=["nats://n1:4222"], creds="/etc/accountd/sys.creds")
     assert isinstance(store, KVStore)
-    assert (store.servers, store.creds, store.replicas, store.history) == (
-        ["nats://n1:4222"], "/etc/accountd/sys.creds", None, 5)
+    assert (store.servers, store.creds, store.replicas, store.versions_kept) == (
+        ["nats://n1:4222"], "/etc/accountd/sys.creds", None, 50)
+
+
+def test_history_comes_from_the_argument_unless_the_spec_says_and_is_at_most_64() -> None:
+    def kept(spec: str, history: int) -> int:
+        store = open_store(spec, nats=["nats://n1:4222"], history=history)
+        assert isinstance(store, KVStore)
+        return store.versions_kept
+
+    assert kept("nats-kv://accounts", 7) == 7
+    assert kept("nats-kv://accounts", 500) == 64
+    assert kept("nats-kv://accounts?history=3", 7) == 3
+    assert kept("nats-kv://accounts?history=0", 7) == 0
 
 
 @pytest.mark.parametrize(("spec", "message"), [
@@ -111,7 +128,7 @@ def test_the_connection_defaults_to_the_servers_nats_settings() -> None:
     ("nats-kv:accounts?servers=nats://a", "nats-kv://BUCKET"),
     ("nats-kv://acc.ounts?servers=nats://a", "bad bucket name"),
     ("nats-kv://accounts?servers=nats://a&replicas=7", "bad value"),
-    ("nats-kv://accounts?servers=nats://a&history=0", "bad value"),
+    ("nats-kv://accounts?servers=nats://a&history=65", "bad value"),
     ("nats-kv://accounts?servers=nats://a&ack_wait=x", "bad value"),
     ("nats-kv://accounts?servers=nats://a&shard=true", "unknown option"),
     ("nats-kv://accounts?servers=nats://u:secret@a:4222", "no passwords"),
@@ -124,14 +141,14 @@ def test_a_bad_spec_is_refused(spec: str, message: str) -> None:
 # --- the bucket ----------------------------------------------------------------------------------
 
 
-async def test_the_bucket_is_created_with_three_replicas_and_five_versions_by_default(
+async def test_the_bucket_is_created_with_three_replicas_and_fifty_versions_by_default(
     opened: Callable[..., Awaitable[KVStore]], cluster: Cluster, bucket: str
 ) -> None:
     await opened()
     nc = await nats.connect(cluster.urls, user_credentials=str(cluster.kv_creds))
     status = await (await nc.jetstream().key_value(bucket)).status()
     await nc.close()
-    assert (status.stream_info.config.num_replicas, status.history) == (3, 5)
+    assert (status.stream_info.config.num_replicas, status.history) == (3, 50)
 
 
 async def test_replicas_and_history_options_are_used_for_a_new_bucket(
@@ -159,7 +176,7 @@ async def test_a_standalone_server_gets_a_bucket_with_one_replica(
         nc = await nats.connect(server.url, user_credentials=str(cluster.kv_creds))
         info = await nc.jetstream().stream_info("KV_solo")
         await nc.close()
-        assert (info.config.num_replicas, info.config.max_msgs_per_subject) == (1, 5)
+        assert (info.config.num_replicas, info.config.max_msgs_per_subject) == (1, 50)
         record = await store.put(A, jwt(1))
         assert await store.get(A) == record
     finally:
@@ -467,3 +484,20 @@ async def _outbox_empty(cluster: Cluster, bucket: str) -> bool:
     finally:
         await nc.close()
     return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+
+
+async def test_search_matches_key_prefixes_only_paged_without_deleted_accounts(
+    opened: Callable[..., Awaitable[KVStore]]
+) -> None:
+    store = await opened()
+    accounts = sorted(key(n) for n in range(40))
+    for account in accounts:
+        await store.put(account, jwt(account), meta={"name": "tenant", "tags": "gold"})
+    await store.delete(accounts[0], jwt("token"))
+    prefix = accounts[1][:2]
+    expected = [a for a in accounts[1:] if a.startswith(prefix)]
+    assert await store.search(prefix.lower()) == expected
+    assert await store.search(prefix, after=expected[0], limit=1) == expected[1:2]
+    assert await store.search(accounts[0]) == []
+    assert await store.search("tenant") == [] and await store.search("gold") == []
+    assert await store.search("") == accounts[1:41][:100]

@@ -1,4 +1,4 @@
-"""The memory store passes the store contract."""
+"""The memory store passes the store contract, history and search included."""
 
 from __future__ import annotations
 
@@ -6,17 +6,27 @@ from collections.abc import AsyncIterator
 
 import pytest
 from contract import A, StoreContract, jwt
+from contract_history import HistoryContract, Make, SearchContract
 
 from accountd.store import MemoryStore, Store, StoreError
 
 
-class TestMemoryStore(StoreContract):
+class TestMemoryStore(StoreContract, HistoryContract, SearchContract):
     @pytest.fixture
     async def store(self) -> AsyncIterator[Store]:
         store = MemoryStore()
         await store.open()
         yield store
         await store.close()
+
+    @pytest.fixture
+    def make(self) -> Make:
+        async def make(history: int) -> Store:
+            store = MemoryStore(history=history)
+            await store.open()
+            return store
+
+        return make
 
 
 async def test_a_memory_store_that_is_not_open_raises_store_error() -> None:

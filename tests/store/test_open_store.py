@@ -13,6 +13,7 @@ from accountd.store import DirectoryStore, MemoryStore, open_store
 def test_the_public_names_are_pinned() -> None:
     assert sorted(accountd.store.__all__) == [
         "Conflict",
+        "DEFAULT_HISTORY",
         "DirectoryStore",
         "FailingStore",
         "KVStore",
@@ -22,8 +23,15 @@ def test_the_public_names_are_pinned() -> None:
         "SQLiteStore",
         "Store",
         "StoreError",
+        "Version",
         "open_store",
     ]
+
+
+@pytest.mark.parametrize("spec", ["memory:", "sqlite:{tmp}/a.db", "{tmp}/dir", "dir:{tmp}/dir?shard=true"])
+def test_history_is_passed_to_every_local_store(tmp_path: Path, spec: str) -> None:
+    store = open_store(spec.format(tmp=tmp_path), history=7)
+    assert store.versions_kept == 7  # type: ignore[attr-defined]
 
 
 def test_memory_scheme_opens_a_memory_store() -> None:

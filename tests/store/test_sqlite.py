@@ -8,20 +8,21 @@ from pathlib import Path
 
 import pytest
 from contract import A, B, PersistentContract, Reopen, StoreContract, jwt, key
+from contract_history import HistoryContract, Make, SearchContract
 from storm import storm
 
 from accountd.store import SQLiteStore, Store, StoreError, open_store
 from accountd.types import AccountKey
 
-OpenStore = Callable[[], Awaitable[SQLiteStore]]
+OpenStore = Callable[..., Awaitable[SQLiteStore]]
 
 
 @pytest.fixture
 async def opener(tmp_path: Path) -> AsyncIterator[OpenStore]:
     opened: list[SQLiteStore] = []
 
-    async def open_one() -> SQLiteStore:
-        store = SQLiteStore(tmp_path / "data" / "accounts.db")
+    async def open_one(**options: int) -> SQLiteStore:
+        store = SQLiteStore(tmp_path / "data" / "accounts.db", **options)
         await store.open()
         opened.append(store)
         return store
@@ -31,10 +32,14 @@ async def opener(tmp_path: Path) -> AsyncIterator[OpenStore]:
         await store.close()
 
 
-class TestSQLiteStore(StoreContract, PersistentContract):
+class TestSQLiteStore(StoreContract, PersistentContract, HistoryContract, SearchContract):
     @pytest.fixture
     async def store(self, opener: OpenStore) -> Store:
         return await opener()
+
+    @pytest.fixture
+    def make(self, opener: OpenStore) -> Make:
+        return lambda history: opener(history=history)
 
     @pytest.fixture
     def reopen(self, opener: OpenStore) -> Reopen:

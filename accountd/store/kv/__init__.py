@@ -9,7 +9,11 @@ Layout — the bucket is the stream ``KV_<BUCKET>``, one subject ``$KV.<BUCKET>.
   ``Accountd-Publish: no``;
 - the revision is the KV revision (the stream sequence); compare-and-set is the header
   ``Nats-Expected-Last-Subject-Sequence`` (0: the key was never written — a tombstone counts);
-- the bucket keeps ``history`` versions per account: older JWTs stay readable with ``nats kv history``;
+- how a change arrived (its origin) rides in the header ``Accountd-Origin`` (compact JSON);
+- the bucket keeps ``history`` versions per account (at most 64, fixed when the bucket is made):
+  :meth:`KVStore.history` reads them from the stream leader, their ``stored_at`` the stream's
+  timestamp, and older JWTs stay readable with ``nats kv history``;
+- :meth:`KVStore.search` matches key prefixes only: an instance keeps no names or tags in memory;
 - the stream allows direct gets, so that any replica answers a read.
 
 The parts, one module each:

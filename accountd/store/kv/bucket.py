@@ -27,11 +27,14 @@ from accountd.store._index import EMPTY_META, clean_meta
 from accountd.store.base import Record, StoreError
 from accountd.types import JWT, AccountKey
 
-__all__ = ["Bucket", "Message", "WrongLast", "decode", "describe", "is_deleted", "publishes", "write_headers"]
+__all__ = ["Bucket", "Message", "WrongLast", "decode", "describe", "is_deleted", "origin_of", "publishes",
+           "write_headers"]
 
 log = logging.getLogger("accountd.store.kv")
 
 META_HEADER = "Accountd-Meta"
+ORIGIN_HEADER = "Accountd-Origin"
+"""How a change arrived (compact JSON), absent when nobody said: its version's origin."""
 PUBLISH_HEADER = "Accountd-Publish"
 """``no`` on a write made with ``publish=False``: the outbox acknowledges it without publishing it."""
 EXPECT_HEADER = "Nats-Expected-Last-Subject-Sequence"
@@ -194,6 +197,21 @@ class Bucket:
         except Exception as exc:
             raise StoreError(f"KV bucket {self.name}: read failed: {describe(exc)}") from exc
 
+    async def versions(self, account: AccountKey) -> list[Message]:
+        """Every message the stream keeps of ``account`` (at most its history), oldest first, from
+        the stream leader: one ``next_by_subj`` get per message."""
+        out: list[Message] = []
+        seq = 1
+        while True:
+            try:
+                msg = await self.js.get_msg(self.stream, seq=seq, subject=self.prefix + account, next=True)
+            except NotFoundError:
+                return out
+            except Exception as exc:
+                raise StoreError(f"KV bucket {self.name}: reading history failed: {describe(exc)}") from exc
+            out.append(msg)
+            seq = int(msg.seq) + 1
+
     async def append(self, account: AccountKey, payload: bytes, headers: dict[str, str]) -> int:
         """Append to the account's subject; retried while the stream has no leader (an election).
 
@@ -260,10 +278,24 @@ def decode(account: AccountKey, seq: int, data: bytes | None, headers: Mapping[s
                   MappingProxyType(dict(meta)) if meta else EMPTY_META)
 
 
-def write_headers(meta: Mapping[str, int | str], expect: int | None, *, publish: bool = True) -> dict[str, str]:
+def origin_of(headers: Mapping[str, str] | None) -> Mapping[str, str]:
+    """The origin a write recorded in its headers (``{}``: none, or one this version cannot read)."""
+    text = headers.get(ORIGIN_HEADER) if headers else None
+    if text:
+        with contextlib.suppress(ValueError, AttributeError):
+            origin = json.loads(text)
+            if all(isinstance(k, str) and isinstance(v, str) for k, v in origin.items()):
+                return MappingProxyType(origin)
+    return MappingProxyType({})
+
+
+def write_headers(meta: Mapping[str, int | str], expect: int | None, *, publish: bool = True,
+                  origin: Mapping[str, str] | None = None) -> dict[str, str]:
     headers = {}
     if meta:
         headers[META_HEADER] = json.dumps(dict(meta), separators=(",", ":"), sort_keys=True)
+    if origin:
+        headers[ORIGIN_HEADER] = json.dumps(dict(origin), separators=(",", ":"), sort_keys=True)
     if expect is not None:
         headers[EXPECT_HEADER] = str(expect)
     if not publish:

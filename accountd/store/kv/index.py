@@ -76,6 +76,21 @@ class Revisions:
         end = len(self._live) if limit is None else start + limit
         return self._live[start:end]
 
+    def prefixed(self, prefix: str, after: AccountKey | None, limit: int) -> list[AccountKey]:
+        """Live accounts starting with ``prefix``, sorted, strictly after ``after``, at most ``limit``."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit!r}")
+        self._settle()
+        start = bisect_left(self._live, prefix)
+        if after is not None:
+            start = max(start, bisect_right(self._live, check_account(after)))
+        out = []
+        for account in self._live[start : start + limit]:
+            if not account.startswith(prefix):
+                break
+            out.append(account)
+        return out
+
     def counts(self) -> dict[str, int | str]:
         return {"records": self.live, "tombstones": len(self._entries) - self.live, "revision": self.top}
 

@@ -15,9 +15,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from accountd.natsclient import NatsTLS
+from accountd.store._history import check_history, clean_origin
 from accountd.store._index import check_account, clean_jwt, clean_meta
-from accountd.store.base import Conflict, NotFound, Record, StoreError
-from accountd.store.kv.bucket import Bucket, WrongLast, decode, retry, write_headers
+from accountd.store.base import DEFAULT_HISTORY, Conflict, NotFound, Record, StoreError, Version
+from accountd.store.kv.bucket import Bucket, WrongLast, decode, origin_of, retry, write_headers
 from accountd.store.kv.index import Revisions
 from accountd.store.kv.outbox import Outbox
 from accountd.store.kv.watcher import Watcher
@@ -26,6 +27,8 @@ from accountd.types import JWT, AccountKey
 __all__ = ["KVStore"]
 
 _BUCKET = re.compile(r"[A-Za-z0-9_-]+")
+MAX_HISTORY = 64
+"""The most versions per key a KV bucket keeps (nats-server refuses more)."""
 RECENT = 1024
 """Records read or written lately, kept whole, each valid while the index shows its revision: a
 write reads the account it is about to change, often one just read or written."""
@@ -48,7 +51,7 @@ class KVStore:
         creds: str | None = None,
         tls: NatsTLS | None = None,
         replicas: int | None = None,
-        history: int = 5,
+        history: int = DEFAULT_HISTORY,
         ack_wait: float = 1.0,
         timeout: float = 5.0,
         write_timeout: float = 15.0,
@@ -65,12 +68,14 @@ class KVStore:
         self.tls = tls or NatsTLS()
         self.tls.context()  # a missing or malformed TLS file is refused now, not retried at open()
         self.replicas = replicas
-        self.history = history
+        self.versions_kept = min(check_history(history), MAX_HISTORY)
+        """Versions :meth:`history` reads (0: none); a new bucket keeps that many per key (at least 1)."""
         self.ack_wait = ack_wait
         self.open_timeout = open_timeout
         self.on_external_change: Callable[[AccountKey], None] = lambda account: None
         """Called with each account changed by someone else (another instance) once the index shows it."""
-        self._bucket = Bucket(bucket, servers=servers, creds=creds, tls=self.tls, replicas=replicas, history=history,
+        self._bucket = Bucket(bucket, servers=servers, creds=creds, tls=self.tls, replicas=replicas,
+                              history=max(1, self.versions_kept),
                               timeout=timeout, write_timeout=write_timeout)
         self._index = Revisions()
         self._recent: OrderedDict[AccountKey, Record] = OrderedDict()
@@ -90,25 +95,27 @@ class KVStore:
 
     @classmethod
     def from_spec(cls, spec: str, *, nats: list[str] | None = None, creds: str = "",
-                  tls: NatsTLS | None = None) -> KVStore:
+                  tls: NatsTLS | None = None, history: int = DEFAULT_HISTORY) -> KVStore:
         """``nats-kv://BUCKET[?replicas=N&history=N&servers=URL,URL&creds=FILE&ack_wait=SECONDS``
         ``&tls_ca=FILE&tls_cert=FILE&tls_key=FILE]``.
 
         ``servers``, ``creds`` and the TLS files default to the server's ``--nats``, ``--creds`` and
-        ``--nats-tls-*``; each ``tls_*`` option replaces the one file it names.
+        ``--nats-tls-*``; each ``tls_*`` option replaces the one file it names; ``history`` defaults
+        to the argument (at most 64).
         """
         rest = spec.split(":", 1)[1] if ":" in spec else spec
         if not rest.startswith("//"):
             raise ValueError(f"store {spec!r}: write nats-kv://BUCKET")
         bucket, _, query = rest[2:].partition("?")
-        options: dict[str, Any] = {"servers": list(nats or []), "creds": creds or None}
+        options: dict[str, Any] = {"servers": list(nats or []), "creds": creds or None,
+                                   "history": min(check_history(history), MAX_HISTORY)}
         tls_files = dataclasses.asdict(tls or NatsTLS())
         for item in filter(None, query.split("&")):
             key, _, value = item.partition("=")
             try:
                 if key in ("replicas", "history"):
                     options[key] = int(value)
-                    if not (1 <= options[key] <= (5 if key == "replicas" else 64)):
+                    if not ((1 if key == "replicas" else 0) <= options[key] <= (5 if key == "replicas" else 64)):
                         raise ValueError
                 elif key == "ack_wait":
                     options[key] = float(value)
@@ -126,7 +133,7 @@ class KVStore:
                 raise ValueError(f"store {spec!r}: unknown option {item!r}; options are replicas, history, "
                                  "servers, creds, ack_wait, tls_ca, tls_cert, tls_key") from None
             except ValueError:
-                raise ValueError(f"store {spec!r}: bad value in {item!r} (replicas 1-5, history 1-64, "
+                raise ValueError(f"store {spec!r}: bad value in {item!r} (replicas 1-5, history 0-64, "
                                  "ack_wait > 0 seconds)") from None
         for url in options["servers"]:
             if urlsplit(url if "://" in url else f"nats://{url}").password:
@@ -250,11 +257,13 @@ class KVStore:
         meta: Mapping[str, int | str] | None = None,
         expect: int | None = None,
         publish: bool = True,
+        origin: Mapping[str, str] | None = None,
     ) -> Record:
-        account, jwt, clean = check_account(account), clean_jwt(jwt), clean_meta(meta)
+        account, jwt, clean, source = check_account(account), clean_jwt(jwt), clean_meta(meta), clean_origin(origin)
         _check_expect(expect)
         self._ready()
-        revision = await self._append(account, jwt.encode(), write_headers(clean, expect, publish=publish), expect)
+        headers = write_headers(clean, expect, publish=publish, origin=source)
+        revision = await self._append(account, jwt.encode(), headers, expect)
         return self._wrote(Record(account, jwt, revision, False, clean), publish)
 
     async def delete(
@@ -264,8 +273,9 @@ class KVStore:
         *,
         meta: Mapping[str, int | str] | None = None,
         expect: int | None = None,
+        origin: Mapping[str, str] | None = None,
     ) -> Record:
-        account, token, clean = check_account(account), clean_jwt(token), clean_meta(meta)
+        account, token, clean, source = check_account(account), clean_jwt(token), clean_meta(meta), clean_origin(origin)
         _check_expect(expect)
         self._ready()
         known = self._index.get(account)
@@ -277,7 +287,7 @@ class KVStore:
                 raise NotFound(account)
             if expect is not None and current.revision != expect:
                 raise Conflict(account, expect, current.revision)
-            headers = {**write_headers(clean, current.revision), "KV-Operation": "DEL"}
+            headers = {**write_headers(clean, current.revision, origin=source), "KV-Operation": "DEL"}
             try:
                 revision = await self._append(account, token.encode(), headers, current.revision)
             except Conflict:
@@ -322,6 +332,33 @@ class KVStore:
         """Make ``revision`` current if it is newer than what the index holds (watcher, outbox, reads)."""
         if self._index.apply(account, revision, deleted):
             self.on_external_change(account)
+
+    # --- history and search ----------------------------------------------------------------------
+
+    async def history(self, account: AccountKey, *, limit: int | None = None) -> builtins.list[Version]:
+        """The versions the bucket keeps of ``account`` (its history setting), newest first; each
+        one's ``stored_at`` is the stream's timestamp, its origin the header the write added."""
+        account = check_account(account)
+        self._ready()
+        keep = self.versions_kept if limit is None else max(0, min(limit, self.versions_kept))
+        if not keep:
+            return []
+        out = []
+        for msg in reversed(await self._bucket.versions(account)):
+            record = decode(account, int(msg.seq), msg.data, msg.headers)
+            stamp = msg.time.timestamp() if msg.time is not None else 0.0
+            out.append(Version(account, record.revision, record.jwt, record.deleted, stamp, origin_of(msg.headers)))
+            if len(out) >= keep:
+                break
+        return out
+
+    async def search(
+        self, text: str, *, after: AccountKey | None = None, limit: int = 100
+    ) -> builtins.list[AccountKey]:
+        """Live accounts whose key starts with ``text`` (case-insensitive), by key: the index holds
+        no names or tags, so this store searches keys only."""
+        self._ready()
+        return self._index.prefixed(text.strip().upper(), after, limit)
 
     # --- the outbox ----------------------------------------------------------------------------
 
