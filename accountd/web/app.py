@@ -44,6 +44,8 @@ ROUTES_HELP = [
     ("GET", "/-/accounts/<pub>/diff[?from=REV][&to=REV]", "[admin] what changed between two versions"),
     ("GET", "/-/audit[?account=A…][&since=UNIX][&limit=N]", "[admin] write attempts, accepted or refused, "
                                                             "newest first"),
+    ("GET", "/-/status, /-/accounts/, /-/accounts/<pub>/", "[admin] the status page, the accounts list, "
+                                                            "an account's page (HTML)"),
     ("GET", "/-/signin", "[admin] sign-in form: POST a token for a session cookie; POST /-/signout ends it"),
 ]
 
