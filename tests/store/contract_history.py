@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import pytest
-from contract import A, B, C, jwt, key
+from contract import A, B, C, Reopen, jwt, key
 
 from accountd.store import DEFAULT_HISTORY, Store
 from accountd.types import AccountKey
@@ -143,3 +143,15 @@ class SearchContract:
         assert await store.search("tier:gold") == []
         assert await store.search("red") == [A]
         assert await store.search("tier:silver") == [A]
+
+
+class PersistentHistoryContract:
+    """With :class:`contract.PersistentContract`'s ``store`` and ``reopen`` fixtures."""
+
+    async def test_history_survives_a_reopen(self, store: Store, reopen: Reopen) -> None:
+        await store.put(A, jwt(1), origin={"via": "http", "client": "10.0.0.7"})
+        await store.delete(A, jwt("token"), origin={"via": "nats"})
+        before = await store.history(A)
+        store = await reopen(store)
+        assert await store.history(A) == before
+        assert [(v.deleted, v.origin["via"]) for v in before] == [(True, "nats"), (False, "http")]

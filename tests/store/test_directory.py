@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from contract import A, B, C, PersistentContract, Reopen, StoreContract, jwt, key
-from contract_history import HistoryContract, Make, SearchContract
-from storm import storm
+from contract_history import HistoryContract, Make, PersistentHistoryContract, SearchContract
+from storm import check_history, storm
 
 from accountd.store import DirectoryStore, Store, StoreError
 from accountd.store._files import JwtFiles
@@ -101,7 +101,7 @@ def open_store(root: Path, shard: bool, opened: list[DirectoryStore]) -> OpenSto
     return open_store
 
 
-class TestDirectoryStore(StoreContract, PersistentContract, HistoryContract, SearchContract):
+class TestDirectoryStore(StoreContract, PersistentContract, HistoryContract, PersistentHistoryContract, SearchContract):
     @pytest.fixture
     async def store(self, open_store: OpenStore) -> Store:
         return await open_store()
@@ -620,6 +620,7 @@ async def test_every_acknowledged_write_survives_sigkill(root: Path, shard: bool
         hot = [int(n) for kind, _, n in acks if kind == "hot"]
         stored = (await store.get(key("hot"))).jwt
         assert int(stored.rsplit(".", 1)[1]) >= max(hot)
+        await check_history(store, acks)
     finally:
         await store.close()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import nats
 import pytest
 from contract import A, B, PersistentContract, StoreContract, jwt, key
-from contract_history import HistoryContract, Make
+from contract_history import HistoryContract, Make, PersistentHistoryContract
 from nats.js.api import KeyValueConfig
 from nats.js.errors import KeyNotFoundError
 
@@ -73,7 +73,7 @@ async def opened(cluster: Cluster, bucket: str) -> AsyncIterator[Callable[..., A
     await nc.close()
 
 
-class TestKVStore(StoreContract, PersistentContract, HistoryContract):
+class TestKVStore(StoreContract, PersistentContract, HistoryContract, PersistentHistoryContract):
     @pytest.fixture
     async def store(self, opened: Callable[..., Awaitable[KVStore]]) -> KVStore:
         return await opened()

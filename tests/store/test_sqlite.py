@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from contract import A, B, PersistentContract, Reopen, StoreContract, jwt, key
-from contract_history import HistoryContract, Make, SearchContract
-from storm import storm
+from contract_history import HistoryContract, Make, PersistentHistoryContract, SearchContract
+from storm import check_history, storm
 
 from accountd.store import SQLiteStore, Store, StoreError, open_store
 from accountd.types import AccountKey
@@ -32,7 +32,7 @@ async def opener(tmp_path: Path) -> AsyncIterator[OpenStore]:
         await store.close()
 
 
-class TestSQLiteStore(StoreContract, PersistentContract, HistoryContract, SearchContract):
+class TestSQLiteStore(StoreContract, PersistentContract, HistoryContract, PersistentHistoryContract, SearchContract):
     @pytest.fixture
     async def store(self, opener: OpenStore) -> Store:
         return await opener()
@@ -135,5 +135,6 @@ async def test_sigkill_during_a_write_storm_loses_no_acknowledged_write(tmp_path
         stored = (await store.get(key("hot"))).jwt
         assert int(stored.rsplit(".", 1)[1]) >= max(hot)
         assert await store.count() == len(await store.list())
+        await check_history(store, acks)
     finally:
         await store.close()
