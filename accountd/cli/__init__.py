@@ -1,9 +1,11 @@
 """Command-line interface. Each module adds its commands to :data:`main`."""
 
 from accountd.cli import add as _add  # noqa: F401  (registers `add`)
+from accountd.cli import delete as _delete  # noqa: F401  (registers `delete`)
 from accountd.cli import describe as _describe  # noqa: F401  (registers `describe`)
 from accountd.cli import dev as _dev  # noqa: F401  (registers `dev`)
 from accountd.cli import edit as _edit  # noqa: F401  (registers `edit`)
+from accountd.cli import exports as _exports  # noqa: F401  (registers `add|edit|delete export`)
 from accountd.cli import fleet as _fleet  # noqa: F401  (registers `fleet`)
 from accountd.cli import generate as _generate  # noqa: F401  (registers `generate`)
 from accountd.cli import history as _history  # noqa: F401  (registers `history`, `diff`, `rollback`)

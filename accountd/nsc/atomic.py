@@ -79,6 +79,8 @@ class Transaction:
 
     writes: dict[Path, tuple[bytes, int]] = field(default_factory=dict)
     deletes: list[Path] = field(default_factory=list)
+    rmdirs: list[Path] = field(default_factory=list)
+    """Directories removed after the deletions when they are empty then (innermost first)."""
 
     def write(self, path: Path, data: bytes | str, mode: int = FILE_MODE) -> None:
         self.writes[path] = (data.encode() if isinstance(data, str) else data, mode)
@@ -86,12 +88,22 @@ class Transaction:
     def delete(self, path: Path) -> None:
         self.deletes.append(path)
 
+    def delete_tree(self, root: Path) -> list[Path]:
+        """Stage the deletion of every file below ``root`` and the removal of its directories."""
+        if not root.is_dir():
+            return []
+        files = sorted(p for p in root.rglob("*") if not p.is_dir())
+        self.deletes.extend(files)
+        self.rmdirs.extend(sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda d: -len(d.parts)))
+        self.rmdirs.append(root)
+        return files
+
     def staged(self, path: Path) -> bytes | None:
         entry = self.writes.get(path)
         return entry[0] if entry else None
 
     def __bool__(self) -> bool:
-        return bool(self.writes or self.deletes)
+        return bool(self.writes or self.deletes or self.rmdirs)
 
     def commit(self) -> None:
         created_dirs: list[Path] = []
@@ -115,11 +127,15 @@ class Transaction:
         for _, backup in done:
             if backup is not None:
                 backup.unlink(missing_ok=True)
-        for d in {p.parent for p in [*self.writes, *self.deletes]}:
+        for d in self.rmdirs:
+            with contextlib.suppress(OSError):  # not empty: something else lives there, keep it
+                d.rmdir()
+        for d in {p.parent for p in [*self.writes, *self.deletes, *self.rmdirs]}:
             if d.exists():
                 fsync_dir(d)
         self.writes.clear()
         self.deletes.clear()
+        self.rmdirs.clear()
 
     @staticmethod
     def _backup(path: Path) -> Path | None:
