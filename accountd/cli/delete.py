@@ -8,12 +8,12 @@ question; ``--json`` needs it). Other modules add ``delete mapping``, ``delete e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
-from accountd.cli.claimopts import split_values, stack
+from accountd.cli.claimopts import F, split_values, stack
 from accountd.cli.common import (
     JsonGroup,
     account_option,
@@ -36,7 +36,7 @@ _SHAPE = """\b
 yes_option = click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 
 
-def _key_options(what: str) -> Any:
+def _key_options(what: str) -> Callable[[F], F]:
     return stack(
         click.option("--rm-nkey", "-D", "rm_nkeys", is_flag=True, help=f"Also delete the seeds of {what}."),
         click.option("--rm-creds", "-C", "rm_creds", is_flag=True, help="Also delete the users' creds files."),
