@@ -20,6 +20,7 @@ default), writes both to ``<work>/results.md`` and the raw figures to ``<work>/r
 Targets are reported, never asserted.
 
     python -m bench.scale [--sizes 1000,100000,1000000] [--store-kind dir,sqlite]
+    python -m bench.scale --sizes 1000000 --history-search    # see bench._scale_history
 """
 
 from __future__ import annotations
@@ -96,10 +97,12 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0.0
+        self.extra: list[str] = []
+        """More ``accountd serve`` options."""
 
     def start(self) -> None:
         cmd = [*ACCOUNTD, "serve", "--listen", f"127.0.0.1:{self.port}", "--store", self.spec,
-               "--operator", str(self.operator), "--log-level", "warning"]
+               "--operator", str(self.operator), "--log-level", "warning", *self.extra]
         out = open(self.log, "ab")  # noqa: SIM115 - the child holds it
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -439,6 +442,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--accountd", default="", metavar="CMD",
                         help="command to run as accountd (default: the accountd next to this Python)")
     parser.add_argument("--keep", action="store_true", help="keep the served working copies")
+    parser.add_argument("--history-search", action="store_true",
+                        help="instead: start-up with --history 0 and 50, and search latency (sqlite)")
     args = parser.parse_args(argv)
     args.work = args.work.resolve()
     if args.accountd:
@@ -457,6 +462,9 @@ def main(argv: list[str] | None = None) -> None:
         say("no `accountd import dir` here: directory store only")
 
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.history_search:
+        _history_search(args, sizes)
+        return
     rows = []
     for n in sizes:
         ds = data.dataset(args.work, n)
@@ -482,6 +490,29 @@ def main(argv: list[str] | None = None) -> None:
     (args.work / "results.md").write_text(text)
     (args.work / "results.json").write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
     say(f"written {args.work / 'results.md'} and results.json")
+
+
+def _history_search(args: argparse.Namespace, sizes: list[int]) -> None:
+    from accountd.claims.codec import decode_unverified
+    from bench import _scale_history
+
+    parts = [f"Machine: {machine()}."]
+    for n in sizes:
+        ds = data.dataset(args.work, n)
+        data.generate(ds, args.workers, say)
+        db = _sqlite_db(ds, args.work / "run", Row(n, "sqlite"))
+        run_dir = args.work / "run" / f"history-{n}"
+
+        def name_of(pub: str, ds: data.Dataset = ds) -> str:
+            return str(getattr(decode_unverified((ds.store / f"{pub}.jwt").read_text()), "name", ""))
+
+        report = _scale_history.run(db, run_dir, ds.operator_jwt, ds.accounts(), Server, say, name_of)
+        parts.append(f"**{n:,} accounts**\n\n{report}")
+        if not args.keep:
+            data.remove(run_dir)
+    text = "\n".join(parts)
+    print(text)
+    (args.work / "results-history.md").write_text(text)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ both)::
 A search (:func:`search`) is the union of three walks in key order, each stopping after ``limit``
 hits: the key prefix on the accounts' primary key, the tag on ``search_tags``, and a part of the
 name by scanning ``search_names`` in key order (``instr``). That scan stops at the ``limit``-th
-hit; a part of a name that few accounts have reads the whole table (~0.1 s at a million, see
-BENCHMARKS.md), so the store runs searches in a thread of their own. A prefix index on the name
+hit, or at the last key of a page the other two filled already; a part of a name that few
+accounts have reads the whole table (~0.1 s at a million, see BENCHMARKS.md), so the store runs
+searches in a thread of their own. A prefix index on the name
 would not help: results come in key order, and a part of a name is not a prefix.
 
 The name and tags come from the record's meta (``name``, ``tags``) when the service put them
@@ -120,8 +121,10 @@ def search(conn: sqlite3.Connection, text: str, after: AccountKey | None, limit:
                                  "AND account > ? ORDER BY account LIMIT ?", (prefix, prefix + "~", start, limit)))
     found.update(_keys(conn, "SELECT account FROM search_tags WHERE tag = ? AND account > ? ORDER BY account LIMIT ?",
                        (needle, start, limit)))
-    found.update(_keys(conn, "SELECT account FROM search_names WHERE account > ? AND instr(name, ?) > 0 "
-                             "ORDER BY account LIMIT ?", (start, needle, limit)))
+    # A page already full of key or tag matches ends at its last key: names after it cannot get in.
+    end = sorted(found)[limit - 1] if len(found) >= limit else "~"
+    found.update(_keys(conn, "SELECT account FROM search_names WHERE account > ? AND account <= ? "
+                             "AND instr(name, ?) > 0 ORDER BY account LIMIT ?", (start, end, needle, limit)))
     return [AccountKey(k) for k in sorted(found)[:limit]]
 
 

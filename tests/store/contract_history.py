@@ -129,6 +129,20 @@ class SearchContract:
         assert [a for p in pages for a in p] == matching
         assert await store.search("tenant", limit=0) == []
 
+    async def test_pages_mixing_tag_and_name_matches_miss_none(self, make: Make) -> None:
+        store = await make(DEFAULT_HISTORY)
+        accounts = sorted(key(n) for n in range(40))
+        for n, account in enumerate(accounts):
+            meta = [{"tags": "gold"}, {"name": f"golden {n}"}, {"name": "silver"}][n % 3]
+            await store.put(account, jwt(n), meta=meta)
+        pages: list[list[AccountKey]] = []
+        after: AccountKey | None = None
+        while page := await store.search("gold", after=after, limit=4):
+            pages.append(page)
+            after = page[-1]
+        assert [a for p in pages for a in p] == [a for n, a in enumerate(accounts) if n % 3 != 2]
+        assert all(len(p) == 4 for p in pages[:-1])
+
     async def test_deleted_accounts_are_not_found(self, make: Make) -> None:
         store = await self._three(make)
         await store.delete(A, jwt("token"))
