@@ -1,5 +1,6 @@
 """Command-line interface. Each module adds its commands to :data:`main`."""
 
+from accountd.cli import activations as _activations  # noqa: F401  (`generate activation`, `revocations …-activation…`)
 from accountd.cli import add as _add  # noqa: F401  (registers `add`)
 from accountd.cli import delete as _delete  # noqa: F401  (registers `delete`)
 from accountd.cli import describe as _describe  # noqa: F401  (registers `describe`)
@@ -10,7 +11,9 @@ from accountd.cli import fleet as _fleet  # noqa: F401  (registers `fleet`)
 from accountd.cli import generate as _generate  # noqa: F401  (registers `generate`)
 from accountd.cli import history as _history  # noqa: F401  (registers `history`, `diff`, `rollback`)
 from accountd.cli import importing as _importing  # noqa: F401  (registers `import`)
+from accountd.cli import imports as _imports  # noqa: F401  (registers `add import`, `delete import`)
 from accountd.cli import listing as _listing  # noqa: F401  (registers `list`)
+from accountd.cli import mappings as _mappings  # noqa: F401  (registers `add mapping`, `delete mapping`)
 from accountd.cli import monitor as _monitor  # noqa: F401  (registers `events`, `servers`)
 from accountd.cli import pull as _pull  # noqa: F401  (registers `pull`)
 from accountd.cli import push as _push  # noqa: F401  (registers `push`)
