@@ -8,7 +8,9 @@ from typing import Any
 
 import click
 
+from accountd.claims.codec import decode_unverified
 from accountd.claims.creds import decorate_jwt
+from accountd.claims.errors import ClaimsError
 from accountd.claims.models import AccountClaims, Claims, OperatorClaims, Permission, UserClaims
 from accountd.claims.validate import is_revoked
 from accountd.cli.common import JsonGroup, account_option, nsc_command, open_home, operator_option, pick_account
@@ -124,11 +126,32 @@ def _user_rows(c: UserClaims, account: AccountClaims) -> list[list[str]]:
     return rows
 
 
-def _show(entity: Entity[Any], kind: str, rows: list[list[str]], as_json: bool, raw: bool) -> None:
+def _exports_imports(c: AccountClaims, names: dict[str, str]) -> str:
+    """nsc's Exports and Imports tables below an account (empty when it has neither)."""
+    parts = []
+    if c.nats.exports:
+        parts.append(table([[e.name, e.type, e.subject, "private" if e.token_req else "public",
+                             e.response_type or "-", str(e.account_token_position or "-"), str(len(e.revocations))]
+                            for e in c.nats.exports],
+                           ["Exports", "Type", "Subject", "Access", "Response", "Account Token", "Revocations"]))
+    if c.nats.imports:
+        rows = []
+        for i in c.nats.imports:
+            try:
+                access = f"activation, expires {when(decode_unverified(i.token).exp)}" if i.token else "public"
+            except ClaimsError:
+                access = "activation (unreadable)"
+            rows.append([i.name, i.type, i.subject, i.local_subject or "-",
+                         f"{names[i.account]} ({i.account})" if i.account in names else i.account, access])
+        parts.append(table(rows, ["Imports", "Type", "Remote", "Local", "From Account", "Access"]))
+    return "".join(f"\n\n{p}" for p in parts)
+
+
+def _show(entity: Entity[Any], kind: str, rows: list[list[str]], as_json: bool, raw: bool, extra: str = "") -> None:
     if raw:
         emit({"jwt": entity.token}, as_json, lambda _: decorate_jwt(entity.token, kind).rstrip("\n"))
         return
-    emit(entity.claims.to_go(), as_json, lambda _: table(rows, [f"{kind.capitalize()} Details", ""]))
+    emit(entity.claims.to_go(), as_json, lambda _: table(rows, [f"{kind.capitalize()} Details", ""]) + extra)
 
 
 @describe.command("operator", epilog=_SHAPE)
@@ -157,7 +180,8 @@ def describe_account(name: str | None, operator: str | None, raw: bool, as_json:
     with h.reading():
         opdir = h.pick_operator(operator)
         acct = opdir.account(pick_account(opdir, name))
-    _show(acct, "account", _account_rows(acct.claims), as_json, raw)
+        names = {opdir.account(a).public_key: a for a in opdir.accounts()}
+    _show(acct, "account", _account_rows(acct.claims), as_json, raw, _exports_imports(acct.claims, names))
 
 
 @describe.command("user", epilog=_SHAPE)
