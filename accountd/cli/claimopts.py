@@ -140,10 +140,12 @@ def limit_options() -> Callable[[F], F]:
                      help="Reject user JWTs that are bearer tokens."),
         click.option("--js-max-bytes-required/--no-js-max-bytes-required", "js_max_bytes_required",
                      default=None, help="Streams must set max bytes."),
-        click.option("--js-tier", metavar="TIER", default=None,
-                     help="Apply the --js-* limits to this replication tier (R1, R3) instead of the flat ones."),
+        click.option("--js-tier", metavar="N", default=None,
+                     help="Apply the --js-* limits to replication tier N (1 = R1, 3 = R3; 0 = the global limits, "
+                          "the default). An account has either global or tiered limits."),
         click.option("--js-disable", is_flag=True, help="Turn JetStream off (all --js-* limits 0)."),
-        click.option("--rm-js-tier", metavar="TIER", multiple=True, help="Remove a tier's JetStream limits."),
+        click.option("--rm-js-tier", metavar="N", multiple=True,
+                     help="Remove tier N's JetStream limits (0 = the global ones)."),
     ]
     return stack(*opts)
 
@@ -158,8 +160,12 @@ def apply_limits(limits: AccountLimits, opts: dict[str, Any]) -> list[str]:
         if opts.get(key) is not None:
             setattr(limits, key, bool(opts[key]))
             changes.append(f"{key}={getattr(limits, key)}")
-    tier = opts.get("js_tier")
+    tier = _tier(opts["js_tier"]) if opts.get("js_tier") is not None else ""
+    setting = opts.get("js_max_bytes_required") is not None or any(
+        opts.get(flag.lstrip("-").replace("-", "_")) is not None for flag, _, _ in _JS_LIMITS)
     target: AccountLimits | JetStreamLimits = limits
+    if setting and not opts.get("js_disable"):
+        _check_tier_mix(limits, tier, [_tier(t) for t in opts.get("rm_js_tier") or ()])
     if tier:
         target = limits.tiered_limits.setdefault(tier, JetStreamLimits())
     if opts.get("js_disable"):
@@ -175,10 +181,37 @@ def apply_limits(limits: AccountLimits, opts: dict[str, Any]) -> list[str]:
     if opts.get("js_max_bytes_required") is not None:
         target.max_bytes_required = bool(opts["js_max_bytes_required"])
         changes.append(f"max_bytes_required={target.max_bytes_required}")
-    for t in opts.get("rm_js_tier") or ():
-        if limits.tiered_limits.pop(t, None) is not None:
+    for t in (_tier(t) for t in opts.get("rm_js_tier") or ()):
+        if not t:
+            for name in AccountLimits.JETSTREAM_FIELDS:
+                setattr(limits, name, False if name == "max_bytes_required" else 0)
+            changes.append("removed the global JetStream limits")
+        elif limits.tiered_limits.pop(t, None) is not None:
             changes.append(f"removed tier {t}")
+        else:
+            raise click.BadParameter(f"the account has no JetStream tier {t}", param_hint="--rm-js-tier")
     return changes
+
+
+def _tier(text: str) -> str:
+    """nsc's tier number as the key of ``tiered_limits``: ``1`` (or ``R1``) → ``R1``; ``0`` → ``""`` (global)."""
+    value = text.strip().upper().removeprefix("R")
+    if not value.isdigit():
+        raise click.BadParameter(f"{text!r} is not a replication tier (0, 1, 3, …)", param_hint="--js-tier")
+    return f"R{int(value)}" if int(value) else ""
+
+
+def _check_tier_mix(limits: AccountLimits, tier: str, removing: list[str]) -> None:
+    """nsc's rule: an account has global or tiered JetStream limits, not both (Go drops the global ones)."""
+    flat = limits.jetstream_flat()
+    global_set = "" not in removing and any(getattr(flat, f) for f in AccountLimits.JETSTREAM_FIELDS)
+    tiers = sorted(t for t in limits.tiered_limits if t not in removing)
+    if tier and global_set:
+        raise click.UsageError("cannot set a JetStream tier limit when the account has global JetStream limits; "
+                               "remove them with --rm-js-tier 0 (or --js-disable) first")
+    if not tier and tiers:
+        raise click.UsageError(f"cannot set a global JetStream limit when the account has tiered limits "
+                               f"({', '.join(tiers)}); pass --js-tier N, or remove them with --rm-js-tier N")
 
 
 # --- common ---------------------------------------------------------------------------------------
