@@ -18,7 +18,8 @@ import contextlib
 import logging
 import sqlite3
 import time
-from typing import TYPE_CHECKING
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 from accountd.store._search import Searchable, searchable
 from accountd.store._sql import connect
@@ -45,6 +46,8 @@ class Backfill:
         self.rows = 0
         """Live rows looked at so far by this run."""
         self._task: asyncio.Task[None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        """One thread: a slice still running when the task is cancelled ends before the close."""
         self._halt = False
 
     def start(self) -> None:
@@ -52,6 +55,7 @@ class Backfill:
         self.rows = 0
         self.done = asyncio.Event()
         self.state = "running"
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="accountd-search-fill")
         self._task = asyncio.create_task(self._run(), name=f"accountd-search-fill:{self.store.path}")
 
     async def stop(self) -> None:
@@ -61,6 +65,9 @@ class Backfill:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         if self.state == "running":
             self.state = "stopped"
         self.done.set()
@@ -75,10 +82,10 @@ class Backfill:
         after = AccountKey(str(store._db.state.get("search_after") or ""))
         conn: sqlite3.Connection | None = None
         try:
-            conn = await asyncio.to_thread(connect, store._db.path)
+            conn = await self._in_thread(connect, store._db.path)
             while True:
                 started = time.monotonic()
-                found, after, more = await asyncio.to_thread(self._chunk, conn, after)
+                found, after, more = await self._in_thread(self._chunk, conn, after)
                 state = {"search_after": after} if more else {"search_filled": 1}
                 await store._fill(found, state)
                 if not more:
@@ -91,9 +98,13 @@ class Backfill:
             self.state = "done"
             log.info("%s: indexed %d accounts for search", store.path, self.rows)
         finally:
-            if conn is not None:
-                await asyncio.to_thread(conn.close)
+            if conn is not None:  # after the slice in the thread, if any: the executor has one thread
+                assert self._executor is not None
+                self._executor.submit(conn.close)
             self.done.set()
+
+    async def _in_thread(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     def _chunk(self, conn: sqlite3.Connection, after: AccountKey
                ) -> tuple[list[tuple[AccountKey, int, Searchable]], AccountKey, bool]:

@@ -117,8 +117,10 @@ def search(conn: sqlite3.Connection, text: str, after: AccountKey | None, limit:
     found: set[str] = set()
     prefix = needle.upper()
     if set(prefix) <= _KEY_CHARS:  # keys are [A-Z2-7]: '~' sorts after every key with this prefix
-        found.update(_keys(conn, "SELECT account FROM accounts WHERE deleted = 0 AND account >= ? AND account < ? "
-                                 "AND account > ? ORDER BY account LIMIT ?", (prefix, prefix + "~", start, limit)))
+        # One lower bound, not two: given both, SQLite may range over the wrong one (seen: 100 ms).
+        low, op = (start, ">") if start >= prefix else (prefix, ">=")
+        found.update(_keys(conn, f"SELECT account FROM accounts WHERE deleted = 0 AND account {op} ? "
+                                 "AND account < ? ORDER BY account LIMIT ?", (low, prefix + "~", limit)))
     found.update(_keys(conn, "SELECT account FROM search_tags WHERE tag = ? AND account > ? ORDER BY account LIMIT ?",
                        (needle, start, limit)))
     # A page already full of key or tag matches ends at its last key: names after it cannot get in.

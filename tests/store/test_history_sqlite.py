@@ -8,7 +8,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from contract import A, B, C, jwt
+from contract import A, B, C, jwt, key
 
 from accountd.store import DirectoryStore, SQLiteStore, Version
 from accountd.types import JWT
@@ -198,5 +198,29 @@ async def test_a_file_another_tool_removed_is_a_deleted_version_from_file(tmp_pa
         assert (gone.deleted, gone.jwt, dict(gone.origin)) == (True, jwt(1), {"via": "file"})
         assert gone.revision > old.revision and kept.revision == old.revision
         assert await store.search("removed") == []
+    finally:
+        await store.close()
+
+
+async def test_a_fill_stopped_by_close_goes_on_at_the_next_open(tmp_path: Path) -> None:
+    old_database(tmp_path / "accounts.db")
+    conn = sqlite3.connect(tmp_path / "accounts.db")
+    many = sorted(key(f"many-{n}") for n in range(20_000))
+    conn.executemany("INSERT INTO accounts(account, revision, jwt, meta) VALUES (?, ?, ?, ?)",
+                     [(a, 10 + n, jwt(n), json.dumps({"name": f"many {n}"})) for n, a in enumerate(many)])
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(tmp_path / "accounts.db")
+    await store.open()
+    await store.search("many")  # lets the fill begin
+    await store.close()
+    assert store.backfill.state in ("stopped", "done")
+    store = SQLiteStore(tmp_path / "accounts.db")
+    await store.open()
+    try:
+        await store.backfill.wait()
+        assert store.stats()["search_index"] == "ready"
+        assert await store.search(f"many {len(many) - 1}") == [many[-1]]
+        assert len(await store.search("many", limit=50_000)) == len(many)
     finally:
         await store.close()
