@@ -162,7 +162,7 @@ def waiting() -> None:
 
 
 def pick_account(opdir: OperatorDir, name: str | None) -> str:
-    """``name`` if it exists, or the only account (nsc's automatic choice)."""
+    """``name`` if it exists, or the only account (nsc's automatic choice), or nsc's current one."""
     accounts = opdir.accounts()
     if name:
         if not opdir.has_account(name):
@@ -178,8 +178,12 @@ def pick_account(opdir: OperatorDir, name: str | None) -> str:
     if not accounts:
         raise CommandFailed(f"operator {opdir.name!r} has no accounts",
                             "create one with `accountd add account --name NAME`", code="not_found")
+    current = opdir.current_account()  # nsc's current account (`accountd env --account`)
+    if current:
+        return current
     raise CommandFailed(f"operator {opdir.name!r} has several accounts: {', '.join(accounts)}",
-                        "pick one with --account NAME", code="usage")
+                        "pick one with --account NAME, or make one current with `accountd env --account NAME`",
+                        code="usage")
 
 
 @contextmanager

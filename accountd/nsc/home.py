@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from accountd.nsc.atomic import Transaction, ensure_dir
+from accountd.nsc.context import current_context
 from accountd.nsc.errors import LayoutError, NotFound
 from accountd.nsc.keystore import KeyStore
 from accountd.nsc.lock import HomeLock
@@ -87,7 +88,7 @@ class Home:
         return OperatorDir(self.stores, name)
 
     def pick_operator(self, name: str | None = None) -> OperatorDir:
-        """The operator called ``name``, or the only one there is."""
+        """The operator called ``name``, or the only one there is, or nsc's current one."""
         self.require()
         known = self.operators()
         if name:
@@ -100,9 +101,13 @@ class Home:
             return self.operator_dir(known[0])
         if not known:
             raise NotFound(f"{self.stores} holds no operators", _CREATE_HINT)
+        current = current_context().operator_for(self.stores)  # nsc's current operator (`accountd env`)
+        if current:
+            return self.operator_dir(current)
         raise LayoutError(
             f"{self.stores} holds several operators: {', '.join(known)}",
-            "pick one with --operator NAME (or $ACCOUNTD_OPERATOR_NAME)",
+            "pick one with --operator NAME (or $ACCOUNTD_OPERATOR_NAME), or make one current with "
+            "`accountd env --operator NAME`",
         )
 
     # --- locking and writing ------------------------------------------------------------------

@@ -24,6 +24,7 @@ from accountd.claims.errors import ClaimsError
 from accountd.claims.models import AccountClaims, Claims, OperatorClaims, UserClaims
 from accountd.claims.validate import extract_jwt
 from accountd.nsc.atomic import Transaction
+from accountd.nsc.context import current_context
 from accountd.nsc.errors import LayoutError, NotFound
 
 __all__ = ["Entity", "OperatorDir", "check_name", "nsc_info"]
@@ -151,6 +152,10 @@ class OperatorDir:
 
     def user(self, account: str, user: str) -> Entity[UserClaims]:
         return _read(self.user_path(account, user), decode_user, "user", user)
+
+    def current_account(self) -> str:
+        """nsc's current account (``accountd env``/``nsc env``) when it is one of this operator's, else ``""``."""
+        return current_context().account_for(self.dir.parent, self.name)
 
     def account_by_key(self, public_key: str) -> str | None:
         """The name of the local account whose subject is ``public_key``."""
