@@ -14,6 +14,7 @@ from accountd.claims.errors import ClaimsError
 from accountd.claims.models import AccountClaims, Claims, OperatorClaims, Permission, UserClaims
 from accountd.claims.validate import is_revoked
 from accountd.cli.common import JsonGroup, account_option, nsc_command, open_home, operator_option, pick_account
+from accountd.cli.field import field_option, go_json, select_field
 from accountd.cli.output import emit, table
 from accountd.cli.root import main
 from accountd.nsc.store import Entity
@@ -23,7 +24,8 @@ __all__ = ["describe", "when"]
 _SHAPE = """\b
 --json prints the decoded claims: the JWT payload as a JSON object
 ({"jti", "iat", "iss", "name", "sub", "nats": {…}}); with --raw also: {"jwt": TOKEN}.
---raw prints the JWT armored as nsc's `describe --raw` does."""
+--raw prints the JWT armored as nsc's `describe --raw` does.
+--field PATH prints one value of the payload as JSON (null when absent), with or without --json."""
 
 raw_option = click.option("--raw", is_flag=True, help="Print the JWT itself (armored).")
 
@@ -147,7 +149,13 @@ def _exports_imports(c: AccountClaims, names: dict[str, str]) -> str:
     return "".join(f"\n\n{p}" for p in parts)
 
 
-def _show(entity: Entity[Any], kind: str, rows: list[list[str]], as_json: bool, raw: bool, extra: str = "") -> None:
+def _show(entity: Entity[Any], kind: str, rows: list[list[str]], as_json: bool, raw: bool, extra: str = "",
+          field: str | None = None) -> None:
+    if field is not None:
+        if raw:
+            raise click.UsageError("--field and --raw do not go together")
+        click.echo(go_json(select_field(entity.token, field)))  # the same JSON with or without --json, as nsc's
+        return
     if raw:
         emit({"jwt": entity.token}, as_json, lambda _: decorate_jwt(entity.token, kind).rstrip("\n"))
         return
@@ -158,30 +166,34 @@ def _show(entity: Entity[Any], kind: str, rows: list[list[str]], as_json: bool, 
 @operator_option
 @click.option("--name", "-n", "name", metavar="NAME", help="Same as --operator.")
 @raw_option
+@field_option
 @nsc_command
-def describe_operator(operator: str | None, name: str | None, raw: bool, as_json: bool, home: Path | None) -> None:
+def describe_operator(operator: str | None, name: str | None, raw: bool, field: str | None, as_json: bool,
+                      home: Path | None) -> None:
     """Show the operator JWT."""
     h = open_home(home)
     with h.reading():
         opdir = h.pick_operator(name or operator)
         op = opdir.operator()
         accounts = {opdir.account(a).public_key: a for a in opdir.accounts()}
-    _show(op, "operator", _operator_rows(op.claims, accounts), as_json, raw)
+    _show(op, "operator", _operator_rows(op.claims, accounts), as_json, raw, field=field)
 
 
 @describe.command("account", epilog=_SHAPE)
 @click.option("--name", "-n", metavar="NAME", help="Account (default: the only account).")
 @operator_option
 @raw_option
+@field_option
 @nsc_command
-def describe_account(name: str | None, operator: str | None, raw: bool, as_json: bool, home: Path | None) -> None:
+def describe_account(name: str | None, operator: str | None, raw: bool, field: str | None, as_json: bool,
+                     home: Path | None) -> None:
     """Show an account JWT."""
     h = open_home(home)
     with h.reading():
         opdir = h.pick_operator(operator)
         acct = opdir.account(pick_account(opdir, name))
         names = {opdir.account(a).public_key: a for a in opdir.accounts()}
-    _show(acct, "account", _account_rows(acct.claims), as_json, raw, _exports_imports(acct.claims, names))
+    _show(acct, "account", _account_rows(acct.claims), as_json, raw, _exports_imports(acct.claims, names), field)
 
 
 @describe.command("user", epilog=_SHAPE)
@@ -189,9 +201,10 @@ def describe_account(name: str | None, operator: str | None, raw: bool, as_json:
 @account_option()
 @operator_option
 @raw_option
+@field_option
 @nsc_command
-def describe_user(name: str, account: str | None, operator: str | None, raw: bool, as_json: bool,
-                  home: Path | None) -> None:
+def describe_user(name: str, account: str | None, operator: str | None, raw: bool, field: str | None,
+                  as_json: bool, home: Path | None) -> None:
     """Show a user JWT."""
     h = open_home(home)
     with h.reading():
@@ -199,4 +212,4 @@ def describe_user(name: str, account: str | None, operator: str | None, raw: boo
         account_name = pick_account(opdir, account)
         acct = opdir.account(account_name)
         user = opdir.user(account_name, name)
-    _show(user, "user", _user_rows(user.claims, acct.claims), as_json, raw)
+    _show(user, "user", _user_rows(user.claims, acct.claims), as_json, raw, field=field)
