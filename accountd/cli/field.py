@@ -15,6 +15,8 @@ from typing import Any, Final
 
 import click
 
+from accountd.claims import gojson
+
 __all__ = ["field_option", "go_json", "select_field"]
 
 _INDEX: Final = re.compile(r"^([^\[\]]*)\[(-?\d+)\]$")
@@ -58,6 +60,14 @@ def select_field(token: str, path: str) -> Any:
     return value
 
 
+def _sorted(value: Any) -> Any:
+    """Go decodes into ``map[string]interface{}``, so every object comes out with sorted keys."""
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
 def go_json(value: Any) -> str:
-    text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return gojson.dumps(_sorted(value))
