@@ -54,8 +54,10 @@ def _exporter(opdir: OperatorDir, key: str) -> tuple[str | None, AccountClaims |
     return (name, opdir.account(name).claims) if name else (None, None)
 
 
-def _check_public(exporter: AccountClaims, name: str, subject: str, kind: str, importer: str) -> None:
-    """The local exporter must export ``subject`` as ``kind``; a private export needs a token."""
+def _check_public(exporter: AccountClaims, name: str, subject: str, kind: str, importer: str,
+                  importer_key: str) -> None:
+    """The local exporter must export ``subject`` as ``kind``; a private export needs a token, and an
+    account token position must hold the importer's key (nats-server refuses the import otherwise)."""
     exports = [e for e in exporter.nats.exports if e.type == kind]
     export = next((e for e in exports if contained_in(subject, e.subject)), None)
     if export is None:
@@ -67,6 +69,17 @@ def _check_public(exporter: AccountClaims, name: str, subject: str, kind: str, i
         fail(f"the {kind} export {export.subject!r} of account {name!r} is private: the import needs an activation",
              f"have it issued with `accountd generate activation --account {name} --subject {subject} "
              f"--target-account {importer}` and pass it with --token FILE", code="activation_required")
+    pos = export.account_token_position
+    if pos and subject.split(".")[pos - 1] != importer_key:
+        fail(f"the {kind} export {export.subject!r} of account {name!r} requires the importing account's key as "
+             f"token {pos} of the subject", f"import {'.'.join(_with_token(export.subject, pos, importer_key))}",
+             code="not_exported")
+
+
+def _with_token(subject: str, pos: int, key: str) -> list[str]:
+    tokens = subject.split(".")
+    tokens[pos - 1] = key
+    return tokens
 
 
 @add.command("import", epilog=_SHAPE)
@@ -121,7 +134,7 @@ def add_import(account: str | None, operator: str | None, src_account: str | Non
                 fail(f"the activation in {token_file} cannot be used: " + "; ".join(problems),
                      "ask the exporter for a new one (`accountd generate activation`)", code="bad_activation")
         elif exporter is not None and exporter_name is not None:
-            _check_public(exporter, exporter_name, subject, kind, account_name)
+            _check_public(exporter, exporter_name, subject, kind, account_name, c.sub)
         if exporter is None:
             say(f"warning: account {source} is not in this home; whether it exports {subject!r} is not checked")
         for other in c.nats.imports:

@@ -171,3 +171,15 @@ def test_describe_account_lists_imports_with_their_exporter(two: Cli, tmp_path: 
     assert f"feed.x   stream   feed.x  -       SVC ({svc})  public" in text
     assert "activation, expires 2099-01-01 00:00:00 UTC" in text
     assert len(two.json("describe", "account", "-n", "TENANT")["nats"]["imports"]) == 2
+
+
+def test_an_account_token_position_needs_the_importers_key_there(two: Cli) -> None:
+    two("add", "export", "-a", "SVC", "-s", "per.*.events", "--account-token-position", "2")
+    tenant = account(two, "TENANT").sub
+    before = snapshot(two.home)
+    err = two("add", "import", "-a", "TENANT", "--src-account", "SVC", "--remote-subject", "per.OTHER.events",
+              code=1).stderr
+    assert "requires the importing account's key as token 2" in err and f"per.{tenant}.events" in err
+    assert snapshot(two.home) == before
+    two("add", "import", "-a", "TENANT", "--src-account", "SVC", "--remote-subject", f"per.{tenant}.events",
+        "--local-subject", "events")
