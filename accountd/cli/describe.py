@@ -104,6 +104,9 @@ def _account_rows(c: AccountClaims) -> list[list[str]]:
         ["Imports", str(len(n.imports))], ["Exports", str(len(n.exports))],
         ["Revocations", str(len(n.revocations))], ["Tags", ", ".join(n.tags) or "-"],
     ]
+    for source, targets in sorted(n.mappings.items()):
+        rows.append([f"Mapping {source}", ", ".join(
+            f"{t.subject} ({t.weight or 100}%{', cluster ' + t.cluster if t.cluster else ''})" for t in targets)])
     if n.description:
         rows.append(["Description", n.description])
     return rows

@@ -27,6 +27,7 @@ def test_add_mapping_adds_entries_and_changes_a_weight(world: Cli) -> None:
     world("add", "mapping", "-a", "A", "-f", "plain", "-t", "other")
     assert mappings(world) == {"orders": [("orders.v1", 20), ("orders.v2", 50)], "plain": [("other", 0)]}
     assert world.json("describe", "account", "--name", "A")["nats"]["mappings"]["plain"] == [{"subject": "other"}]
+    assert "orders.v1 (20%), orders.v2 (50%)" in world("describe", "account", "--name", "A").stdout
 
 
 def test_weights_over_100_percent_are_refused_and_nothing_is_written(world: Cli) -> None:
