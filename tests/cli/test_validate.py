@@ -92,3 +92,14 @@ def test_with_url_accounts_not_pushed_or_different_from_the_server(tmp_path: Pat
         assert cli.json("validate", "--url", serve.url)["ok"]
     finally:
         serve.stop()
+
+
+def test_the_delete_env_mapping_and_validate_commands_take_json_and_document_it() -> None:
+    from accountd.cli import main
+
+    groups: dict[str, Any] = dict(main.commands)
+    commands = [groups["delete"].commands[n] for n in ("account", "user", "operator", "mapping")]
+    commands += [groups["add"].commands["mapping"], groups["env"], groups["validate"]]
+    for cmd in commands:
+        assert any(p.name == "as_json" for p in cmd.params), cmd.name
+        assert "--json prints" in (cmd.epilog or ""), cmd.name
