@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from accountd.claims import decode_operator
+from accountd.cli import main
 
 from .helpers import Cli, ServeProcess, make_world
 
@@ -95,8 +96,6 @@ def test_with_url_accounts_not_pushed_or_different_from_the_server(tmp_path: Pat
 
 
 def test_the_delete_env_mapping_and_validate_commands_take_json_and_document_it() -> None:
-    from accountd.cli import main
-
     groups: dict[str, Any] = dict(main.commands)
     commands = [groups["delete"].commands[n] for n in ("account", "user", "operator", "mapping")]
     commands += [groups["add"].commands["mapping"], groups["env"], groups["validate"]]
