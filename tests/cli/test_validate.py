@@ -7,6 +7,7 @@ from typing import Any
 
 from accountd.claims import decode_operator
 from accountd.cli import main
+from accountd.natsserver import NatsServer
 
 from .helpers import Cli, ServeProcess, make_world
 
@@ -102,3 +103,13 @@ def test_the_delete_env_mapping_and_validate_commands_take_json_and_document_it(
     for cmd in commands:
         assert any(p.name == "as_json" for p in cmd.params), cmd.name
         assert "--json prints" in (cmd.epilog or ""), cmd.name
+
+
+def test_with_a_nats_url_accounts_missing_on_the_servers(tmp_path: Path, nats_server_binary: str) -> None:
+    cli = make_world(Cli(tmp_path / "home"))
+    text = cli("generate", "config", "--resolver", "full", "--dir", str(tmp_path / "jwt")).stdout
+    with NatsServer(workdir=tmp_path / "server", config=text, binary=nats_server_binary) as server:
+        doc = cli.json("validate", "--url", server.url, code=1)
+        assert [(p["account"], p["code"]) for p in doc["problems"]] == [("A", "not_pushed")]
+        cli("push", "--account", "A", "--url", server.url)
+        assert cli.json("validate", "--url", server.url)["ok"]
