@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import json
 import logging
 import signal
@@ -91,11 +90,8 @@ def _audit_path(setting: str, store: Store) -> Path | None:
 
 
 def _open_store(settings: Settings, tls: NatsTLS) -> Store:
-    kw: dict[str, Any] = {"nats": settings.nats, "creds": settings.creds, "tls": tls}
-    if "history" in inspect.signature(open_store).parameters:  # until every store keeps history
-        kw["history"] = settings.history
     try:
-        return open_store(settings.store, **kw)
+        return open_store(settings.store, nats=settings.nats, creds=settings.creds, tls=tls, history=settings.history)
     except ValueError as exc:  # a malformed --store value: a usage error, not a traceback
         raise ConfigError(str(exc)) from None
 
@@ -166,6 +162,11 @@ class Server:
 
     async def start(self) -> None:
         await self.store.open()
+        try:
+            self.audit.open()
+        except OSError as exc:
+            raise StoreError(f"cannot open the audit log {self.audit.path}: {exc.strerror or exc}"
+                             " (pass --audit-log FILE or --audit-log off)") from None
         if self.bus is not None:
             self.bus.on_connect(self.responder.subscribe)
 

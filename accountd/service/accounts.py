@@ -34,7 +34,7 @@ from accountd.errors import AccountNotFound, BadRequest, Forbidden, StaleJWT, Un
 from accountd.service.audit import Attempt, AuditLog
 from accountd.service.cache import DEFAULT_CACHE_SIZE, AccountCache, CachedAccount, entry_of, meta_of
 from accountd.service.managed import ManagedPolicy, Signer
-from accountd.service.origin import managed_origin, origin_kw
+from accountd.service.origin import managed_origin
 from accountd.store import Conflict, NotFound, Record, Store, StoreError
 from accountd.types import JWT, AccountKey
 
@@ -257,7 +257,7 @@ class AccountService:
             try:
                 self._epoch += 1
                 record = await self.store.put(
-                    account, jwt, meta=meta, expect=current.revision if current else 0, **origin_kw(self.store, origin)
+                    account, jwt, meta=meta, expect=current.revision if current else 0, origin=origin
                 )
             except Conflict as exc:
                 raise StaleJWT("the account changed concurrently; retry", "conflict") from exc
@@ -375,7 +375,7 @@ class AccountService:
                         continue
                     self._epoch += 1
                     tomb = await self.store.delete(AccountKey(account), raw, meta={"iat": claims.iat},
-                                                   expect=current.revision, **origin_kw(self.store, attempt.origin))
+                                                   expect=current.revision, origin=attempt.origin)
                 except (NotFound, Conflict):
                     continue
                 except StoreError as exc:

@@ -126,7 +126,7 @@ class AuditLog:
         self._writer: asyncio.Task[None] | None = None
         self._file: Any = None
         self._size = 0
-        self._last = _last_time(self.path)
+        self._last = 0.0
         self._lock = threading.Lock()
         """Held by the writer thread and by readers: a rotation never happens under a read."""
         self.counters: dict[str, int] = {"audit_records": 0, "audit_write_errors": 0, "audit_rotations": 0}
@@ -161,20 +161,38 @@ class AuditLog:
             batch, self._queue = self._queue, []
             await asyncio.to_thread(self._write, "".join(batch).encode())
 
+    def open(self) -> None:
+        """Open the file for appending and read the last record's time; ``OSError`` if it cannot be.
+
+        Called once at start-up (after the store opened), so an audit log that cannot be written
+        stops ``accountd serve`` with one line instead of failing every write later.
+        """
+        if self.path is None:
+            return
+        with self._lock:
+            self._open_file()
+        self._last = max(self._last, _last_time(self.path))
+
+    def _open_file(self) -> None:
+        assert self.path is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._file = os.fdopen(fd, "ab")
+        self._size = os.fstat(fd).st_size
+
     def _write(self, data: bytes) -> None:
         assert self.path is not None
         with self._lock:
             try:
                 if self._file is None:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                    fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                    self._file = os.fdopen(fd, "ab")
-                    self._size = os.fstat(fd).st_size
-                if self._size and self._size + len(data) > self.max_bytes:
-                    self._rotate()
-                self._file.write(data)
+                    self._open_file()
+                for line in data.splitlines(keepends=True):  # a batch may span a rotation
+                    if self._size and self._size + len(line) > self.max_bytes:
+                        self._file.flush()
+                        self._rotate()
+                    self._file.write(line)
+                    self._size += len(line)
                 self._file.flush()
-                self._size += len(data)
             except OSError as exc:
                 self.counters["audit_write_errors"] += 1
                 log.error("audit log %s: cannot write %d bytes: %s", self.path, len(data), exc)
@@ -189,10 +207,7 @@ class AuditLog:
             with contextlib.suppress(FileNotFoundError):
                 newer.rename(older)
         self.counters["audit_rotations"] += 1
-        assert self.path is not None
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._file = os.fdopen(fd, "ab")
-        self._size = 0
+        self._open_file()
 
     def _close_file(self) -> None:
         if self._file is not None:

@@ -15,15 +15,11 @@ key its write limit uses (:func:`accountd.bus.responder.client_of`).
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
-from accountd.store import Store
-
-__all__ = ["IMPORT", "Origin", "http_origin", "managed_origin", "nats_origin", "origin_kw"]
+__all__ = ["IMPORT", "Origin", "http_origin", "managed_origin", "nats_origin"]
 
 Origin = Mapping[str, str]
 
@@ -44,16 +40,3 @@ def managed_origin(origin: Origin) -> Origin:
         return origin
     rest = {k: v for k, v in origin.items() if k != "via"}
     return {"via": "managed", "path": origin.get("via", ""), **rest}
-
-
-def origin_kw(store: Store, origin: Origin) -> dict[str, Any]:
-    """``{"origin": origin}`` for a store whose ``put``/``delete`` keep it, else ``{}``.
-
-    A bridge while the durable stores gain history: drop it once every store takes ``origin``.
-    """
-    return {"origin": origin} if _takes_origin(type(store)) else {}
-
-
-@functools.cache
-def _takes_origin(cls: type[Any]) -> bool:
-    return "origin" in inspect.signature(cls.put).parameters

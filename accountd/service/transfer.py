@@ -21,7 +21,7 @@ from typing import Any
 
 from accountd.claims import DecodeError, Trust, decode_account
 from accountd.service.cache import entry_of, meta_of
-from accountd.service.origin import IMPORT, origin_kw
+from accountd.service.origin import IMPORT
 from accountd.store import Record, Store, StoreError
 from accountd.store._files import JwtFiles, make_dirs, syncfs
 from accountd.types import JWT, AccountKey
@@ -139,7 +139,7 @@ async def _store_one(store: Store, result: Transfer, path: str, account: str, te
         if held is not None and held.is_newer_than(int(meta["iat"]), str(meta["jti"])):
             result.stale += 1
             return
-    await store.put(key, JWT(text), meta=meta, publish=False, **origin_kw(store, IMPORT))
+    await store.put(key, JWT(text), meta=meta, publish=False, origin=IMPORT)
     result.stored += 1
 
 

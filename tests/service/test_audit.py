@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from accountd.service.audit import Attempt, AuditLog, parse_bytes
 from accountd.service.origin import http_origin
 
@@ -101,12 +103,20 @@ def test_sizes_parse_as_bytes() -> None:
     assert parse_bytes(4096) == 4096
 
 
+def test_an_audit_log_that_cannot_be_written_fails_at_open(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    log = AuditLog(tmp_path / "file" / "audit.jsonl")  # its directory would be a file
+    with pytest.raises(OSError):
+        log.open()
+
+
 async def test_times_never_go_back_across_a_restart_even_if_the_clock_does(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     log = AuditLog(path, clock=lambda: 2000.0)
     log.record(_attempt(jti="J1"), status=200)
     await log.close()
     log = AuditLog(path, clock=lambda: 1000.0)  # the clock stepped back while accountd was down
+    log.open()
     log.record(_attempt(jti="J2"), status=200)
     assert [r["jti"] for r in await log.read(since=1500)] == ["J2", "J1"]
     await log.close()
