@@ -13,7 +13,6 @@ from accountd.claims import KeyPair, Role, create, decode_account, encode, new_a
 from accountd.config import Settings
 from accountd.natsserver import free_port
 from accountd.server import Server
-from accountd.store import SQLiteStore
 from serving import Running, StartServer
 from world import World
 
@@ -177,8 +176,6 @@ async def test_the_new_routes_are_admin(start_server: StartServer, tmp_path: Pat
 
 @pytest.mark.parametrize("kind", ["dir", "sqlite"])
 async def test_history_and_the_audit_log_survive_a_restart(kind: str, tmp_path: Path, world: World) -> None:
-    if not hasattr(SQLiteStore, "history"):  # the directory and SQLite stores' history is landing
-        pytest.skip("this SQLite store keeps no history yet")
     spec = f"dir:{tmp_path / 'jwt'}" if kind == "dir" else f"sqlite:{tmp_path / 'accounts.db'}"
     files = world.write(tmp_path / "world")
     a = world.account("A", iat=int(time.time()) - 10)
