@@ -148,7 +148,8 @@ class Server:
             self.store.on_external_change = self.service.forget
             self.store.on_pending = self.notifier.kick  # a backlog fetched in the background
         self.responder = Responder(self.service, name=settings.name, silent_miss=settings.lookup_miss == "silent",
-                                   write_rate=settings.write_rate, write_burst=settings.write_burst)
+                                   write_rate=settings.write_rate, write_burst=settings.write_burst,
+                                   system_account=self.trust.system_account)
         self.extras: dict[str, Any] = {}
         self.requests = RequestCounts()
         self.registry = CollectorRegistry()

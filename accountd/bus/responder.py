@@ -35,6 +35,7 @@ from nats.aio.client import DEFAULT_MAX_PAYLOAD_SIZE, Client
 from nats.aio.msg import Msg
 
 from accountd import __version__
+from accountd.bus.clients import ClientNames
 from accountd.bus.subjects import (
     CLAIMS_DELETE,
     CLAIMS_LIST,
@@ -101,10 +102,11 @@ def server_info(name: str, server_id: str, seq: int) -> dict[str, Any]:
 class Responder:
     def __init__(
         self, service: AccountService, *, name: str = "accountd", silent_miss: bool = False, list_page: int = LIST_PAGE,
-        write_rate: float = 0.0, write_burst: int = 1,
+        write_rate: float = 0.0, write_burst: int = 1, system_account: str = "",
     ) -> None:
         self.service = service
         self.limiter = RateLimiter(write_rate, write_burst)
+        self.clients = ClientNames(system_account)
         self.name = name
         self.list_page = list_page
         self._nc: Client | None = None
@@ -155,6 +157,13 @@ class Responder:
     def _attempt(self, msg: Msg, op: str, account: str | None = None) -> Attempt:
         return Attempt(op, nats_origin(msg.subject, client_of(msg.reply)), account=account)
 
+    async def _admit(self, msg: Msg, attempt: Attempt) -> None:
+        """Take a write token for ``msg``'s client (:class:`RateLimited` without one), then name it."""
+        self._take(msg)
+        name = await self.clients.name_of(self._nc, msg.reply, client_of(msg.reply))
+        if name:
+            attempt.origin = {**attempt.origin, "name": name}
+
     def _take(self, msg: Msg) -> None:
         """Take a write token for ``msg``'s client; :class:`RateLimited` without one."""
         wait = self.limiter.take(client_of(msg.reply))
@@ -172,7 +181,7 @@ class Responder:
         self.counters["updates"] += 1
         attempt = self._attempt(msg, "put", subject_account)
         try:
-            self._take(msg)
+            await self._admit(msg, attempt)
             if not msg.data:
                 raise BadRequest("jwt update error - request body is empty", "empty_body")
             result = await self.service.put(msg.data, subject_account, attempt=attempt)
@@ -236,7 +245,7 @@ class Responder:
         self.counters["deletes"] += 1
         attempt = self._attempt(msg, "delete")
         try:
-            self._take(msg)
+            await self._admit(msg, attempt)
             claims, _ = self.service.check_delete(msg.data)
             count = await self.service.delete(msg.data, attempt=attempt)
         except RateLimited as exc:

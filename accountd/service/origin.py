@@ -2,15 +2,16 @@
 
 One shape per door, all flat ``str`` → ``str`` mappings (:class:`accountd.store.Version`):
 
-=================================================  ===========================================
-``{"via": "http", "client": ADDRESS}``             ``POST``/``DELETE /jwt/v1/accounts/<pub>``
-``{"via": "nats", "subject": S, "client": INBOX}``  ``$SYS.REQ.CLAIMS.UPDATE``, ``…DELETE``, …
-``{"via": "managed", "path": "http"|"nats", …}``   an account-signed JWT re-signed by accountd
-``{"via": "import"}``                              ``accountd import dir``
-=================================================  ===========================================
+- ``{"via": "http", "client": ADDRESS}``: ``POST``/``DELETE /jwt/v1/accounts/<pub>``;
+- ``{"via": "nats", "subject": S, "client": INBOX, "name": CONNECTION}``: ``$SYS.REQ.CLAIMS.UPDATE``,
+  ``$SYS.REQ.ACCOUNT.<id>.CLAIMS.UPDATE``, ``$SYS.REQ.CLAIMS.DELETE``;
+- ``{"via": "managed", "path": "http"|"nats", …}``: an account-signed JWT re-signed by accountd;
+- ``{"via": "import"}``: ``accountd import dir``.
 
 A NATS message does not name its sender: ``client`` is the request's reply-inbox prefix, the same
-key its write limit uses (:func:`accountd.bus.responder.client_of`).
+key its write limit uses (:func:`accountd.bus.responder.client_of`), and ``name`` the connection
+name nats-server reports for the connection subscribed to that inbox (:mod:`accountd.bus.clients`;
+absent when it has none or cannot be found).
 """
 
 from __future__ import annotations

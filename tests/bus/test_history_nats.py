@@ -1,5 +1,6 @@
 """Claim updates and deletes over ``$SYS.REQ`` (a real nats-server in operator mode) leave versions
-whose source names NATS, the subject and the client's inbox, and one audit record each."""
+whose source names NATS, the subject, the client's inbox and its connection name, and one audit
+record each."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ async def connect(tmp_path: Path, nats_factory: NatsFactory, start_server: Start
         api = await start_server(nats=[server.url], creds=str(files["sys_creds"]),
                                  audit_log=str(tmp_path / "audit.jsonl"), **settings)
         assert api.server.bus is not None and await api.server.bus.wait_connected(10)
-        nc = await nats.connect(server.url, user_credentials=str(files["sys_creds"]))
+        nc = await nats.connect(server.url, user_credentials=str(files["sys_creds"]), name="ops-cli")
         await flushed(nc)
         clients.append(nc)
         return api, nc
@@ -78,11 +79,13 @@ async def test_updates_and_a_delete_over_nats_leave_nats_versions(connect: Conne
     assert doc["data"]["message"] == "deleted 1 accounts"
     assert client_of(inbox1) == client_of(inbox2) == client_of(inbox3)  # one connection, one client
     versions = (await _json(api, f"/-/accounts/{a.pub}/history"))["versions"]
+    # The connection's name comes from nats-server (CONNZ filtered by the reply subject).
     assert [v["source"] for v in versions] == [
-        {"via": "nats", "subject": "$SYS.REQ.CLAIMS.DELETE", "client": client_of(inbox3)},
-        {"via": "nats", "subject": subject, "client": client_of(inbox2)},
-        {"via": "nats", "subject": "$SYS.REQ.CLAIMS.UPDATE", "client": client_of(inbox1)},
+        {"via": "nats", "subject": "$SYS.REQ.CLAIMS.DELETE", "client": client_of(inbox3), "name": "ops-cli"},
+        {"via": "nats", "subject": subject, "client": client_of(inbox2), "name": "ops-cli"},
+        {"via": "nats", "subject": "$SYS.REQ.CLAIMS.UPDATE", "client": client_of(inbox1), "name": "ops-cli"},
     ]
+    assert api.server.responder.clients.lookups == 1  # asked once, then known
     assert [v["deleted"] for v in versions] == [True, False, False]
     assert [v["jwt"] for v in versions[1:]] == [b.jwt, a.jwt]
     records = (await _json(api, f"/-/audit?account={a.pub}"))["records"]
@@ -126,7 +129,7 @@ async def test_a_managed_update_over_nats_is_a_managed_version_by_way_of_nats(co
     assert doc["data"]["code"] == 200
     [version] = (await _json(api, f"/-/accounts/{key.public_key}/history"))["versions"]
     assert version["source"] == {"via": "managed", "path": "nats", "subject": "$SYS.REQ.CLAIMS.UPDATE",
-                                 "client": client_of(inbox)}
+                                 "client": client_of(inbox), "name": "ops-cli"}
     assert version["issuer"] == world.signing_key.public_key
     [record] = (await _json(api, f"/-/audit?account={key.public_key}"))["records"]
     assert (record["via"], record["path"], record["ok"]) == ("managed", "nats", True)
