@@ -8,7 +8,9 @@ The answer is cached per client (the inbox prefix every request of one connectio
 ``push --all`` of a thousand accounts asks once; a lookup waits at most ``timeout`` (the server
 that has the connection answers within milliseconds; servers without it answer with no
 connection). It is asked only after a request passed its write limit, so a flood cannot turn into
-a CONNZ storm. Unknown (no reply subject, the connection is gone, an old server): ``""``.
+a CONNZ storm. Unknown (no reply subject, the connection is gone, an old server): ``""``, also
+cached. Only system-account users can send these requests at all; one that invents a reply subject
+per request still costs a wait per request, as it already spreads over write-limit buckets.
 """
 
 from __future__ import annotations
@@ -77,10 +79,8 @@ class ClientNames:
             log.debug("CONNZ lookup for %s failed: %s", reply, exc)
             return ""
         owner = next((c for m in replies if (c := _owner(_connections(m), reply)) is not None), None)
-        if owner is None:
-            return ""
-        name = str(owner.get("name") or "")
-        self._names[client] = name
+        name = str(owner.get("name") or "") if owner is not None else ""
+        self._names[client] = name  # not found is remembered too: it costs a wait each time
         while len(self._names) > self.cache:
             self._names.popitem(last=False)
         return name
