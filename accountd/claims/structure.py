@@ -23,6 +23,7 @@ from accountd.claims.models import (
     Permission,
     UserClaims,
 )
+from accountd.claims.subjects import export_overlaps, import_overlaps
 
 __all__ = ["CONNECTION_TYPES", "structure_issues"]
 
@@ -135,6 +136,8 @@ def _account_structure(claims: AccountClaims) -> list[Issue]:
         out += _import_issues(imp, claims.sub)
     for exp in acc.exports:
         out += _export_issues(exp, lim.wildcards or lim.exports == -1)
+    out += [Issue("structure", text) for text in export_overlaps(acc.exports)]
+    out += [Issue("structure", text) for text in import_overlaps(acc.imports)]
     if lim.tiered_limits:
         if lim.jetstream_flat().enabled():
             out.append(Issue("structure", "tiered JetStream limits and flat JetStream limits are exclusive"))

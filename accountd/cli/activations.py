@@ -22,11 +22,11 @@ from accountd.claims.creds import decorate_jwt
 from accountd.claims.errors import ClaimsError
 from accountd.claims.keys import KeyPair, Role, public_role
 from accountd.claims.models import AccountClaims, ActivationClaims, Export
+from accountd.claims.subjects import contained_in
 from accountd.claims.validate import extract_jwt
 from accountd.cli.claimopts import parse_time, validity_options
 from accountd.cli.common import account_option, nsc_command, open_home, operator_option, pick_account, waiting
 from accountd.cli.describe import when
-from accountd.cli.exports import contained_in
 from accountd.cli.generate import generate
 from accountd.cli.output import emit, fail, say, table
 from accountd.cli.revocations import revocations

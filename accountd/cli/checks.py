@@ -19,10 +19,10 @@ from accountd.claims.codec import decode
 from accountd.claims.creds import parse_creds
 from accountd.claims.errors import ClaimsError, Issue
 from accountd.claims.models import AccountClaims, ActivationClaims, Claims, Import, OperatorClaims
+from accountd.claims.subjects import contained_in
 from accountd.claims.validate import Trust, check_times, validate_account, validate_operator, validate_user
 from accountd.cli.activations import activation_problems
 from accountd.cli.describe import when
-from accountd.cli.exports import contained_in
 from accountd.nsc.home import Home
 from accountd.nsc.store import OperatorDir
 

@@ -18,6 +18,7 @@ from typing import Any, Final
 import click
 
 from accountd.claims.models import AccountClaims, Export, ServiceLatency
+from accountd.claims.subjects import export_overlaps
 from accountd.cli.add import add
 from accountd.cli.claimopts import F, parse_duration_ns, stack
 from accountd.cli.common import (
@@ -34,7 +35,7 @@ from accountd.cli.edit import edit
 from accountd.cli.output import emit, fail, say
 from accountd.nsc.resign import resign_account
 
-__all__ = ["contained_in", "export_doc", "kind_option", "overlap_problems", "pick_export"]
+__all__ = ["export_doc", "kind_option", "pick_export"]
 
 RESPONSE_TYPES: Final = {"singleton": "Singleton", "stream": "Stream", "chunked": "Chunked"}
 
@@ -44,34 +45,9 @@ _SHAPE = """\b
 _DELETE_SHAPE = '\b\n--json prints: {"account": NAME, "public_key", "jwt_path", "deleted": {"name", "subject", …}}'
 
 
-def contained_in(subject: str, other: str) -> bool:
-    """Go's ``Subject.IsContainedIn``: every message on ``subject`` also matches ``other``."""
-    mine, theirs = subject.split("."), other.split(".")
-    if len(mine) > len(theirs) and theirs[-1] != ">":
-        return False
-    if len(mine) < len(theirs):
-        return False
-    for i, token in enumerate(theirs):
-        if i == len(theirs) - 1 and token == ">":
-            return True
-        if token not in (mine[i], "*"):
-            return False
-    return True
-
-
 def export_doc(e: Export) -> dict[str, Any]:
     doc: dict[str, Any] = e.to_go()
     return doc
-
-
-def overlap_problems(exports: list[Export]) -> list[str]:
-    """Go's ``Exports.Validate`` containment rule (blocking there): per kind, no export inside another."""
-    problems = []
-    for i, e in enumerate(exports):
-        for j, other in enumerate(exports):
-            if i != j and e.type == other.type and contained_in(e.subject, other.subject):
-                problems.append(f"{e.type} export subject {other.subject!r} already exports {e.subject!r}")
-    return problems
 
 
 kind_option = click.option("--service/--stream", "service", default=None,
@@ -169,7 +145,7 @@ def _apply(e: Export, opts: dict[str, Any]) -> list[str]:
 
 
 def _check(claims: AccountClaims) -> None:
-    problems = overlap_problems(claims.nats.exports)
+    problems = export_overlaps(claims.nats.exports)
     if problems:
         fail(f"the account would be invalid: {problems[0]}",
              "export one of the subjects, or edit the existing export", code="invalid")

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from accountd.claims.models import AccountClaims, Import
+from accountd.claims.subjects import contained_in
 from accountd.cli.activations import activation_problems, read_activation, resolve_account_key
 from accountd.cli.add import add
 from accountd.cli.common import (
@@ -30,7 +31,6 @@ from accountd.cli.common import (
     waiting,
 )
 from accountd.cli.delete import delete
-from accountd.cli.exports import contained_in
 from accountd.cli.output import emit, fail, say
 from accountd.nsc.resign import resign_account
 from accountd.nsc.store import OperatorDir
