@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit fuzz run bench bench-claims bench-scale clean
+.PHONY: test lint typecheck unit fuzz run bench bench-claims bench-scale vectors clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,15 @@ bench-scale: $(STAMP)
 
 bench-claims: $(STAMP)
 	$(BIN)/python -m bench.claims
+
+## make vectors: rewrite tests/vectors/nsc with the official Go libraries (same bytes on every run; installs nothing)
+GOCODE ?= /usr/share/gocode
+vectors:
+	@command -v go >/dev/null && test -d $(GOCODE)/src/github.com/nats-io/jwt/v2 || { \
+	  echo "make vectors needs Go and the NATS Go libraries; as root: apt-get install golang-go" \
+	       "golang-github-nats-io-jwt-dev golang-github-nats-io-nkeys-dev (Debian bookworm: jwt 2.3.0)" >&2; exit 1; }
+	cd tests/vectors/gen && GO111MODULE=off GOPATH=$(GOCODE) GOPROXY=off GOFLAGS= \
+	  GOCACHE=$${TMPDIR:-/tmp}/accountd-vectors-gocache go run main.go -out ../nsc
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
