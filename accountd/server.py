@@ -17,14 +17,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from accountd import __version__
 from accountd.bus import Bus, Notifier, Responder
-from accountd.claims import ClaimsError, Role, Trust, extract_jwt, load_seed, validate_operator
+from accountd.claims import AccountClaims, ClaimsError, Role, Trust, extract_jwt, load_seed, validate_operator
+from accountd.claims.models import AccountLimits
 from accountd.config import ConfigError, Settings
 from accountd.monitor import add_account_pages, attach
 from accountd.natsclient import NatsTLS, NatsTLSError
 from accountd.ratelimit import RateLimiter
 from accountd.service import AccountCache, AccountService, ManagedPolicy
 from accountd.service.audit import AuditLog, parse_bytes
-from accountd.service.cache import describe
+from accountd.service.cache import describe, payload
 from accountd.store import DirectoryStore, KVStore, SQLiteStore, Store, StoreError, open_store
 from accountd.store.directory import SIDECAR
 from accountd.tokenfile import TokenFileError
@@ -151,6 +152,7 @@ class Server:
                                    write_rate=settings.write_rate, write_burst=settings.write_burst,
                                    system_account=self.trust.system_account)
         self.extras: dict[str, Any] = {}
+        self._limits_memo: dict[str, tuple[str, AccountLimits]] = {}
         self.requests = RequestCounts()
         self.registry = CollectorRegistry()
         self.registry.register(AccountdCollector(
@@ -243,7 +245,7 @@ class Server:
             app.router.add_get("/metrics", self._metrics)
             add_account_pages(app, signed_in=lambda request: request.get(VIA) is Via.SESSION, status=False)
             return
-        attach(app, self.bus, self._account_name, self.extras, registry=self.registry,
+        attach(app, self.bus, self._account_name, self.extras, self._account_limits, registry=self.registry,
                signed_in=lambda request: request.get(VIA) is Via.SESSION)
 
     async def _metrics(self, request: web.Request) -> web.Response:
@@ -252,6 +254,16 @@ class Server:
     def _account_name(self, account: str) -> str | None:
         entry = self.service.cache.peek(account)
         return str(entry.summary()["name"]) if entry else None
+
+    def _account_limits(self, account: str) -> AccountLimits | None:
+        entry = self.service.cache.peek(account)
+        if entry is None:
+            return None
+        if self._limits_memo.get(account, ("", None))[0] != entry.jti:  # decode once per stored version
+            if len(self._limits_memo) >= 10_000:
+                self._limits_memo.clear()
+            self._limits_memo[account] = (entry.jti, AccountClaims.from_go(payload(entry.jwt)).nats.limits)
+        return self._limits_memo[account][1]
 
     def _extra_stats(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"responder": self.responder.counters, "http": {

@@ -7,11 +7,12 @@ count events since this process started (Prometheus handles the reset on restart
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from accountd.monitor.state import MonitorState
+from accountd.monitor.usage import LimitUsage
 
 __all__ = ["METRICS", "MonitorCollector"]
 
@@ -39,6 +40,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "nats_account_leafnodes": ("gauge", "Leafnode connections of the account, summed over live servers."),
     "nats_account_connects": ("counter", "Client connects seen for the account."),
     "nats_account_disconnects": ("counter", "Client disconnects seen for the account, by reason."),
+    "nats_account_limit_usage_ratio": ("gauge", "Use of one limit of the account's JWT (conn, leaf, subs, "
+                                       "mem_storage, disk_storage, streams, consumer): 1 is at the limit."),
     "nats_auth_errors": ("counter", "Authentication errors seen, by server."),
     "accountd_monitor_servers": ("gauge", "Servers the monitor knows, by status (up, stale, gone)."),
     "accountd_monitor_events": ("counter", "$SYS events and PING replies decoded, by kind."),
@@ -56,8 +59,9 @@ def _family(name: str, labels: list[str]) -> GaugeMetricFamily | CounterMetricFa
 class MonitorCollector:
     """A custom collector: register it on a ``CollectorRegistry``."""
 
-    def __init__(self, state: MonitorState) -> None:
+    def __init__(self, state: MonitorState, limit_usage: Callable[[], list[LimitUsage]] | None = None) -> None:
         self.state = state
+        self.limit_usage = limit_usage
 
     def describe(self) -> list[Metric]:
         return []  # nothing to check up front; series vary with what the monitor has seen
@@ -112,10 +116,13 @@ class MonitorCollector:
             connects.add_metric(labels, row["connects"])
             for reason, n in row["disconnect_reasons"].items():
                 disconnects.add_metric([*labels, reason], n)
+        ratio = _family("nats_account_limit_usage_ratio", [*ACCOUNT_LABELS, "limit"])
+        for u in self.limit_usage() if self.limit_usage is not None else []:
+            ratio.add_metric([u.account, u.name, u.limit], u.ratio)
         auth = _family("nats_auth_errors", ["server"])
         for server, n in self.state.auth_errors_by_server.items():
             auth.add_metric([server], n)
-        yield from (conns, leafs, connects, disconnects, auth)
+        yield from (conns, leafs, connects, disconnects, ratio, auth)
 
     def _monitor(self) -> Iterator[Metric]:
         state = self.state

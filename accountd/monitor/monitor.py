@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Callable
 from functools import partial
@@ -30,6 +31,14 @@ from accountd.monitor.events import (
 )
 from accountd.monitor.metrics import MonitorCollector
 from accountd.monitor.state import AccountNamer, MonitorState
+from accountd.monitor.usage import (
+    JetStreamUsage,
+    LimitsOf,
+    LimitUsage,
+    compute_limit_usage,
+    decode_jsz,
+    merge_jetstream,
+)
 from accountd.natsclient import flushed
 
 __all__ = ["EVENT_SUBJECTS", "Monitor", "collect_replies", "ping_servers"]
@@ -49,6 +58,8 @@ EVENT_SUBJECTS = (
 )
 SERVER_PING = "$SYS.REQ.SERVER.PING"
 ACCOUNT_PING = "$SYS.REQ.ACCOUNT.PING.STATZ"
+JSZ_PING = "$SYS.REQ.SERVER.PING.JSZ"
+JSZ_OPTIONS = b'{"accounts": true, "streams": true}'
 
 Listener = Callable[[Event], None]
 
@@ -87,6 +98,7 @@ class Monitor:
     stats and account connections. Server status ages out: ``stale`` after ``stale_after`` seconds
     of silence (default 2.5 intervals), ``gone`` after ``gone_after`` (default 6 intervals).
     Metrics are collected into :attr:`registry`; pass your own ``registry`` to share one.
+    ``account_limits`` gives an account's limits from its JWT, for :meth:`limit_usage`.
     """
 
     def __init__(
@@ -94,6 +106,7 @@ class Monitor:
         nc: Client | None = None,
         *,
         account_name: AccountNamer | None = None,
+        account_limits: LimitsOf | None = None,
         ping_interval: float | None = 10.0,
         quiet: float = 0.25,
         ping_timeout: float = 2.0,
@@ -115,8 +128,10 @@ class Monitor:
             gone_after=gone_after if gone_after is not None else 6 * base,
             forget_after=forget_after,
         )
+        self.account_limits = account_limits
+        self.jetstream: dict[str, JetStreamUsage] = {}  # account → use, from the last JSZ round
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.registry.register(MonitorCollector(self.state))
+        self.registry.register(MonitorCollector(self.state, self.limit_usage))
         self.pings = 0
         self._subs: list[Subscription] = []
         self._task: asyncio.Task[None] | None = None
@@ -184,14 +199,40 @@ class Monitor:
         if self.nc is None:
             raise RuntimeError("Monitor.refresh() needs a NATS connection")
         self.pings += 1
-        servers, accounts = await asyncio.gather(
+        servers, accounts, jsz = await asyncio.gather(
             collect_replies(self.nc, SERVER_PING, quiet=self.quiet, timeout=self.ping_timeout),
             collect_replies(self.nc, ACCOUNT_PING, quiet=self.quiet, timeout=self.ping_timeout),
+            collect_replies(self.nc, JSZ_PING, JSZ_OPTIONS, quiet=self.quiet, timeout=self.ping_timeout),
         )
         for msg in servers:
             await self._handle("stats", partial(decode_statsz, msg.subject, msg.data))
         for msg in accounts:
             await self._handle("account_statz", partial(decode_account_statz, msg.subject, msg.data))
+        self._fold_jetstream(jsz)
+
+    def _fold_jetstream(self, replies: list[Msg]) -> None:
+        per_server = []
+        for msg in replies:
+            try:
+                doc = json.loads(msg.data)
+                data = doc.get("data") if isinstance(doc, dict) else None
+                if not isinstance(data, dict):
+                    raise MalformedEvent("no data object")
+                per_server.append((isinstance(data.get("meta_cluster"), dict), decode_jsz(data)))
+            except (ValueError, MalformedEvent):  # JSON errors are ValueErrors too
+                self.state.note_malformed("jsz")
+        self.jetstream = merge_jetstream(per_server)
+
+    # ---------------------------------------------------------------------------------------- usage
+
+    def limit_usage(self) -> list[LimitUsage]:
+        """Every tracked account's use of each of its finite limits (> 0), by account then limit.
+
+        Empty without ``account_limits``; JetStream use is that of the last discovery round.
+        """
+        if self.account_limits is None:
+            return []
+        return compute_limit_usage(self.state.accounts_view(), self.account_limits, self.jetstream)
 
     async def _ping_loop(self) -> None:
         while True:

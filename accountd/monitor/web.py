@@ -18,6 +18,7 @@ from accountd.monitor.accounts_page import add_account_pages
 from accountd.monitor.monitor import Monitor
 from accountd.monitor.page import render_status_page
 from accountd.monitor.state import AccountNamer
+from accountd.monitor.usage import WARN_RATIO, LimitsOf
 
 __all__ = ["add_monitor_routes", "attach"]
 
@@ -52,6 +53,8 @@ def add_monitor_routes(app: web.Application, monitor: Monitor, *, root: bool = T
                                        (``?limit=``, ``?account=`` key or name, repeatable,
                                        ``?kind=connect|disconnect``)
     ``GET /-/monitor/auth-errors``     recent authentication errors, newest first (``?limit=``)
+    ``GET /-/monitor/limits``          every account's use of its finite limits (``limits``),
+                                       JetStream use by account, ``warn_ratio``; ``?account=``
     ``GET /metrics``                   Prometheus text format from ``monitor.registry``
     ``GET /-/status`` (and ``/``)      the status page
     =================================  ==================================================
@@ -73,6 +76,12 @@ def add_monitor_routes(app: web.Application, monitor: Monitor, *, root: bool = T
         doc["events"] = state.events_view(limit, accounts=[pub])
         doc["auth_errors"] = state.auth_errors_view(limit, account=pub)
         return web.json_response(doc)
+
+    async def limits(request: web.Request) -> web.Response:
+        wanted = request.query.get("account", "")
+        rows = [u.to_dict() for u in monitor.limit_usage() if not wanted or wanted in (u.account, u.name)]
+        js = {a: u.to_dict() for a, u in monitor.jetstream.items() if not wanted or wanted == a}
+        return web.json_response({"limits": rows, "jetstream": js, "warn_ratio": WARN_RATIO})
 
     async def events(request: web.Request) -> web.Response:
         rows = state.events_view(
@@ -98,6 +107,7 @@ def add_monitor_routes(app: web.Application, monitor: Monitor, *, root: bool = T
     app.router.add_get("/-/monitor/accounts/{pub}", account)
     app.router.add_get("/-/monitor/events", events)
     app.router.add_get("/-/monitor/auth-errors", auth_errors)
+    app.router.add_get("/-/monitor/limits", limits)
     if metrics:
         app.router.add_get("/metrics", prometheus)
     app.router.add_get("/-/status", status)
@@ -116,6 +126,7 @@ def attach(
     bus: _Bus,
     account_name: AccountNamer | None = None,
     extras: dict[str, Any] | None = None,
+    account_limits: LimitsOf | None = None,
     *,
     registry: CollectorRegistry | None = None,
     signed_in: SignedIn | None = None,
@@ -127,7 +138,7 @@ def attach(
     the monitor starts on the bus's first connect and stops on app cleanup. ``extras["monitor"]``
     is set when ``extras`` is given.
     """
-    monitor = Monitor(account_name=account_name, registry=registry)
+    monitor = Monitor(account_name=account_name, account_limits=account_limits, registry=registry)
     add_monitor_routes(app, monitor, signed_in=signed_in)
     add_account_pages(app, signed_in=signed_in)
 
