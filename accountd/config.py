@@ -61,6 +61,8 @@ class Settings:
     log_level: str = "info"
     log_format: str = "text"
     public_url: str = ""
+    monitor_history: int = 60
+    """Minutes of server and account history the monitor keeps (with --nats)."""
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -95,6 +97,9 @@ class Settings:
             raise ConfigError(f"--cache-size: {exc}") from None
         if isinstance(self.history, bool) or not isinstance(self.history, int) or self.history < 0:
             raise ConfigError("--history must be a number of versions >= 0 (0 = no history)")
+        if isinstance(self.monitor_history, bool) or not isinstance(self.monitor_history, int) \
+                or not 1 <= self.monitor_history <= 1440:
+            raise ConfigError("--monitor-history must be a number of minutes from 1 to 1440")
         try:
             if parse_bytes(self.audit_max_bytes) < 1:
                 raise ValueError("must be at least 1 byte")

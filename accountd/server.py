@@ -246,7 +246,7 @@ class Server:
             add_account_pages(app, signed_in=lambda request: request.get(VIA) is Via.SESSION, status=False)
             return
         attach(app, self.bus, self._account_name, self.extras, self._account_limits, registry=self.registry,
-               signed_in=lambda request: request.get(VIA) is Via.SESSION)
+               signed_in=lambda request: request.get(VIA) is Via.SESSION, history_minutes=self.settings.monitor_history)
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -49,6 +49,8 @@ def _opt(*decls: str, **kw: Any) -> Callable[[F], F]:
      "0 = none.  [default: 48MiB]")
 @_opt("--history", type=int, help="Versions kept per account (what changed, when, through which path); "
       "0 = none.  [default: 50]")
+@_opt("--monitor-history", type=int, help="Minutes of per-server and per-account history the monitor keeps "
+      "for its charts (with --nats).  [default: 60]")
 @_opt("--audit-log", help="JSON Lines file of every write attempt, accepted or refused; 'off' = none.  "
       "[default: DIR/.accountd/audit.jsonl for a directory store, FILE.audit.jsonl for sqlite:FILE, "
       "none for memory: and nats-kv://]")

@@ -21,6 +21,8 @@ from prometheus_client import CollectorRegistry
 from accountd.bus.replies import NoResponders
 from accountd.bus.replies import collect_replies as bus_collect_replies
 from accountd.monitor.events import (
+    AccountConnsEvent,
+    AccountStatzEvent,
     Event,
     MalformedEvent,
     StatszEvent,
@@ -29,8 +31,9 @@ from accountd.monitor.events import (
     decode_statsz,
     kind_of_subject,
 )
+from accountd.monitor.history import History
 from accountd.monitor.metrics import MonitorCollector
-from accountd.monitor.state import AccountNamer, MonitorState
+from accountd.monitor.state import PSEUDO_ACCOUNTS, AccountNamer, MonitorState
 from accountd.monitor.usage import (
     JetStreamUsage,
     LimitsOf,
@@ -99,6 +102,8 @@ class Monitor:
     of silence (default 2.5 intervals), ``gone`` after ``gone_after`` (default 6 intervals).
     Metrics are collected into :attr:`registry`; pass your own ``registry`` to share one.
     ``account_limits`` gives an account's limits from its JWT, for :meth:`limit_usage`.
+    :attr:`history` keeps ``history_minutes`` of each server's stats and the connections of at most
+    ``history_accounts`` accounts, one sample per ping interval.
     """
 
     def __init__(
@@ -115,6 +120,8 @@ class Monitor:
         gone_after: float | None = None,
         forget_after: float = 3600.0,
         registry: CollectorRegistry | None = None,
+        history_minutes: int = 60,
+        history_accounts: int = 1000,
     ) -> None:
         self.nc = nc
         self.ping_interval = ping_interval
@@ -129,6 +136,7 @@ class Monitor:
             forget_after=forget_after,
         )
         self.account_limits = account_limits
+        self.history = History(history_minutes, step=base, max_accounts=history_accounts, clock=self.state.clock)
         self.jetstream: dict[str, JetStreamUsage] = {}  # account → use, from the last JSZ round
         self.registry = registry if registry is not None else CollectorRegistry()
         self.registry.register(MonitorCollector(self.state, self.limit_usage))
@@ -264,9 +272,33 @@ class Monitor:
                 log.exception("could not apply a %s event", kind)
                 relevant = True
             if relevant:
+                self._sample(event)
                 self._notify(event)
         async with self._changed:
             self._changed.notify_all()
+
+    def _sample(self, event: Event) -> None:
+        """Add what ``event`` changed to :attr:`history`."""
+        try:
+            if isinstance(event, StatszEvent):
+                record = self.state.servers.get(event.server.id)
+                if record is None or record.stats is None:
+                    return
+                s, r = record.stats, record.rates()
+                values = {"connections": s.connections, "subscriptions": s.subscriptions, "cpu": s.cpu, "mem": s.mem,
+                          "slow_consumers": s.slow_consumers, **r}  # fmt: skip
+                self.history.add_server(record.info.id, record.info.label, values, record.stats_at)
+                self.history.forget_servers(self.state.servers)
+            elif isinstance(event, AccountConnsEvent | AccountStatzEvent):
+                accounts = [event.conns.account] if isinstance(event, AccountConnsEvent) else [
+                    *{a.account for a in event.accounts}, *self.history.accounts]
+                for account in dict.fromkeys(accounts):
+                    if account not in PSEUDO_ACCOUNTS:
+                        row = self.state.account_view(account)
+                        self.history.add_account(account, row["name"], {"connections": row["connections"],
+                                                                        "leafnodes": row["leafnodes"]})  # fmt: skip
+        except Exception:  # history is a view: it must not break the monitor
+            log.exception("could not sample a %s event", event.kind)
 
     def _notify(self, event: Event) -> None:
         for listener in list(self._listeners):

@@ -53,6 +53,9 @@ def add_monitor_routes(app: web.Application, monitor: Monitor, *, root: bool = T
                                        (``?limit=``, ``?account=`` key or name, repeatable,
                                        ``?kind=connect|disconnect``)
     ``GET /-/monitor/auth-errors``     recent authentication errors, newest first (``?limit=``)
+    ``GET /-/monitor/history``         the last ``--monitor-history`` minutes: per server and per
+                                       account series of ``[t, value]`` (``?server=`` id or name,
+                                       ``?account=`` key or name, ``?minutes=``)
     ``GET /-/monitor/limits``          every account's use of its finite limits (``limits``),
                                        JetStream use by account, ``warn_ratio``; ``?account=``
     ``GET /metrics``                   Prometheus text format from ``monitor.registry``
@@ -75,6 +78,16 @@ def add_monitor_routes(app: web.Application, monitor: Monitor, *, root: bool = T
         doc = state.account_view(pub)
         doc["events"] = state.events_view(limit, accounts=[pub])
         doc["auth_errors"] = state.auth_errors_view(limit, account=pub)
+        return web.json_response(doc)
+
+    async def history(request: web.Request) -> web.Response:
+        raw = request.query.get("minutes", "")
+        try:
+            minutes = int(raw) if raw else None
+        except ValueError:
+            raise web.HTTPBadRequest(text=f"minutes must be an integer, not {raw!r}") from None
+        doc = monitor.history.view(server=request.query.get("server", ""), account=request.query.get("account", ""),
+                                   minutes=minutes)  # fmt: skip
         return web.json_response(doc)
 
     async def limits(request: web.Request) -> web.Response:
@@ -108,6 +121,7 @@ def add_monitor_routes(app: web.Application, monitor: Monitor, *, root: bool = T
     app.router.add_get("/-/monitor/events", events)
     app.router.add_get("/-/monitor/auth-errors", auth_errors)
     app.router.add_get("/-/monitor/limits", limits)
+    app.router.add_get("/-/monitor/history", history)
     if metrics:
         app.router.add_get("/metrics", prometheus)
     app.router.add_get("/-/status", status)
@@ -130,6 +144,7 @@ def attach(
     *,
     registry: CollectorRegistry | None = None,
     signed_in: SignedIn | None = None,
+    history_minutes: int = 60,
 ) -> Monitor:
     """Wire a :class:`Monitor` into ``app`` on a background-connecting bus.
 
@@ -138,7 +153,8 @@ def attach(
     the monitor starts on the bus's first connect and stops on app cleanup. ``extras["monitor"]``
     is set when ``extras`` is given.
     """
-    monitor = Monitor(account_name=account_name, account_limits=account_limits, registry=registry)
+    monitor = Monitor(account_name=account_name, account_limits=account_limits, registry=registry,
+                      history_minutes=history_minutes)  # fmt: skip
     add_monitor_routes(app, monitor, signed_in=signed_in)
     add_account_pages(app, signed_in=signed_in)
 
