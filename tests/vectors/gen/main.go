@@ -12,7 +12,9 @@
 // validates without errors, and its payload equals Encode's payload with only iat and jti replaced.
 //
 // Run it with `make vectors` (GOPATH mode, Debian's golang-github-nats-io-*-dev packages; no module
-// proxy). It writes into the directory given by -out (default ../nsc).
+// proxy). It writes into the directory given by -out (default ../nsc). With -check FILE... it writes
+// nothing and instead decodes and validates each JWT file with the library (e.g. ones accountd wrote),
+// printing what the library says and exiting 1 when one is refused or has validation errors.
 package main
 
 import (
@@ -65,10 +67,16 @@ type vector struct {
 	JWT      string   `json:"jwt"`
 }
 
-var out = flag.String("out", "../nsc", "directory to write the vectors into")
+var (
+	out   = flag.String("out", "../nsc", "directory to write the vectors into")
+	check = flag.Bool("check", false, "decode and validate the JWT files given as arguments instead")
+)
 
 func main() {
 	flag.Parse()
+	if *check {
+		os.Exit(checkFiles(flag.Args()))
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
@@ -152,6 +160,34 @@ func encodeAt(claim jwt.Claims, kp nkeys.KeyPair) (string, error) {
 		return "", fmt.Errorf("decoded iat/jti differ")
 	}
 	return token, nil
+}
+
+// checkFiles decodes (signature verified) and validates each JWT file; 0 when all pass.
+func checkFiles(files []string) int {
+	code := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err == nil {
+			var claims jwt.Claims
+			if claims, err = jwt.Decode(strings.TrimSpace(string(data))); err == nil {
+				vr := jwt.CreateValidationResults()
+				claims.Validate(vr)
+				for _, w := range vr.Warnings() {
+					fmt.Printf("%s: warning: %s\n", f, w)
+				}
+				if errs := vr.Errors(); len(errs) > 0 {
+					err = fmt.Errorf("validation errors: %v", errs)
+				} else {
+					fmt.Printf("%s: ok (%s %s)\n", f, claims.ClaimType(), claims.Claims().Name)
+				}
+			}
+		}
+		if err != nil {
+			fmt.Printf("%s: %v\n", f, err)
+			code = 1
+		}
+	}
+	return code
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
@@ -290,10 +326,12 @@ func run() error {
 	mc.Name = "MAP"
 	mc.AddMapping("orders.new", jwt.WeightedMapping{Subject: "orders.v1", Weight: 60},
 		jwt.WeightedMapping{Subject: "orders.v2", Weight: 40})
+	// nsc's edit account --tag: TagList.Add (lower-cases), then sort.Strings (cmd/genericclaimparams.go).
 	mc.Tags.Add("Team:Orders", "prod")
+	sort.Strings(mc.Tags)
 	if _, err := write("mappings.jwt", "account", mc, op,
 		"mapping orders.new -> orders.v1 60%, orders.v2 40%",
-		"tags team:orders (given as Team:Orders, lower-cased by TagList.Add) and prod",
+		"tags given as Team:Orders then prod: lower-cased by TagList.Add and sorted as nsc sorts them: prod, team:orders",
 	); err != nil {
 		return err
 	}
@@ -301,15 +339,19 @@ func run() error {
 	// --- tiered JetStream limits ---
 	tc := jwt.NewAccountClaims(jst.pub)
 	tc.Name = "JST"
+	// Every field is given (as the commands of the Python test give them): nsc's edit account sets all
+	// eight from its flags, whose defaults are not 0 for all of them.
 	tc.Limits.JetStreamTieredLimits["R1"] = jwt.JetStreamLimits{
-		MemoryStorage: 1 << 20, DiskStorage: 1 << 30, Streams: 10, Consumer: 100}
+		MemoryStorage: 1 << 20, DiskStorage: 1 << 30, Streams: 10, Consumer: 100, MaxAckPending: 1000,
+		MemoryMaxStreamBytes: 256 << 10, DiskMaxStreamBytes: 64 << 20}
 	tc.Limits.JetStreamTieredLimits["R3"] = jwt.JetStreamLimits{
-		DiskStorage: 512 << 20, Streams: 5, Consumer: 50, MaxAckPending: 1000, DiskMaxStreamBytes: 64 << 20,
-		MaxBytesRequired: true}
+		DiskStorage: 512 << 20, Streams: 5, Consumer: 50, MaxAckPending: -1, MemoryMaxStreamBytes: -1,
+		DiskMaxStreamBytes: 128 << 20, MaxBytesRequired: true}
 	if _, err := write("js_tiered.jwt", "account", tc, op,
-		"tiered_limits R1: mem_storage 1M, disk_storage 1G, streams 10, consumer 100",
-		"tiered_limits R3: disk_storage 512M, streams 5, consumer 50, max_ack_pending 1000, "+
-			"disk_max_stream_bytes 64M, max_bytes_required",
+		"tiered_limits R1: mem_storage 1M, disk_storage 1G, streams 10, consumer 100, max_ack_pending 1000, "+
+			"mem_max_stream_bytes 256K, disk_max_stream_bytes 64M",
+		"tiered_limits R3: mem_storage 0, disk_storage 512M, streams 5, consumer 50, max_ack_pending -1, "+
+			"mem_max_stream_bytes -1, disk_max_stream_bytes 128M, max_bytes_required",
 	); err != nil {
 		return err
 	}
@@ -332,7 +374,9 @@ func run() error {
 	u.Name = "U"
 	u.BearerToken = true
 	u.AllowedConnectionTypes.Add(jwt.ConnectionTypeStandard, jwt.ConnectionTypeWebsocket)
+	// nsc's edit user --source-network: CIDRList.Add, then sort.Strings (cmd/edituser.go).
 	u.Src.Add("192.168.1.0/24", "10.0.0.0/8")
+	sort.Strings(u.Src)
 	u.Times = append(u.Times, jwt.TimeRange{Start: "08:00:00", End: "17:00:00"},
 		jwt.TimeRange{Start: "20:00:00", End: "22:30:00"})
 	u.Locale = "Europe/Berlin"
@@ -340,7 +384,8 @@ func run() error {
 	u.NatsLimits = jwt.NatsLimits{Subs: 100, Data: 1 << 20, Payload: 64 << 10}
 	if _, err := write("user.jwt", "user", u, tenant,
 		"user U of TENANT: bearer_token, allowed_connection_types STANDARD WEBSOCKET",
-		"src 192.168.1.0/24 10.0.0.0/8, times 08:00:00-17:00:00 20:00:00-22:30:00, times_location Europe/Berlin",
+		"src given as 192.168.1.0/24 then 10.0.0.0/8, sorted as nsc sorts them: 10.0.0.0/8, 192.168.1.0/24",
+		"times 08:00:00-17:00:00 20:00:00-22:30:00, times_location Europe/Berlin",
 		"resp max 5 ttl 2s, subs 100, data 1M, payload 64K",
 	); err != nil {
 		return err
