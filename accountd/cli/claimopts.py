@@ -254,4 +254,5 @@ def apply_tags(tags: list[str], opts: dict[str, Any]) -> list[str]:
         if t in tags:
             tags.remove(t)
             changes.append(f"tag-={t}")
+    tags.sort()  # nsc sorts tags after every change (genericclaimparams)
     return changes

@@ -243,7 +243,8 @@ def edit_user(name: str, account: str | None, operator: str | None, as_json: boo
             fail(f"user {name!r} is signed by the scoped key {c.iss}: its permissions come from the key's template",
                  f"change the template: `accountd edit signing-key --account {account_name} --sk {c.iss} …`",
                  code="usage")
-        changes = apply_permissions(c.nats, opts) + apply_validity(c, opts) + apply_tags(c.nats.tags, opts)
+        changes = apply_permissions(c.nats, opts, sort_src=True)
+        changes += apply_validity(c, opts) + apply_tags(c.nats.tags, opts)
         require_valid(c, "user")
         if changes:
             resign_user(h, tx, opdir, account_name, acct.claims, op.claims, name, c)

@@ -56,7 +56,11 @@ def _add(lst: list[str], values: list[str]) -> bool:
     return bool(new)
 
 
-def apply_permissions(target: User | UserPermissionLimits, opts: dict[str, Any]) -> list[str]:
+def apply_permissions(
+    target: User | UserPermissionLimits, opts: dict[str, Any], *, sort_src: bool = False
+) -> list[str]:
+    """Apply the permission options; the subject lists are sorted as nsc sorts them, and
+    ``sort_src`` sorts the source networks too (nsc's ``edit user`` does, its ``add user`` not)."""
     changes: list[str] = []
     both_allow, both_deny = split_values(opts.get("allow_pubsub") or ()), split_values(opts.get("deny_pubsub") or ())
     plan = [
@@ -73,6 +77,8 @@ def apply_permissions(target: User | UserPermissionLimits, opts: dict[str, Any])
             while subject in lst:
                 lst.remove(subject)
         changes.append(f"removed {subject}")
+    for lst in (target.pub.allow, target.pub.deny, target.sub.allow, target.sub.deny):
+        lst.sort()
     if opts.get("rm_response_perms"):
         target.resp = None
         changes.append("resp removed")
@@ -90,6 +96,8 @@ def apply_permissions(target: User | UserPermissionLimits, opts: dict[str, Any])
         if cidr in target.src:
             target.src.remove(cidr)
             changes.append(f"removed src {cidr}")
+    if sort_src:
+        target.src.sort()
     if _add(target.allowed_connection_types, [t.upper() for t in split_values(opts.get("conn_type") or ())]):
         changes.append("allowed_connection_types")
     for ct in split_values(opts.get("rm_conn_type") or ()):
