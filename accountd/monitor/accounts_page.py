@@ -39,7 +39,7 @@ def _render(template: str, script: str, *, base: str, signout: bool, status: boo
     nav = f'<a href="{escape(base)}-/status">Status</a>' if status else ""
     parts = {
         "css": _asset("status.css") + _asset("accounts.css"),
-        "js": _asset("common.js") + _asset(script),
+        "js": _asset("common.js") + _asset("charts.js") + _asset(script),
         "base": escape(base),
         "version": escape(__version__),
         "nav": nav,

@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -20,6 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from accountd.bus.replies import NoResponders
 from accountd.bus.replies import collect_replies as bus_collect_replies
+from accountd.monitor.drill import account_connections, server_detail
 from accountd.monitor.events import (
     AccountConnsEvent,
     AccountStatzEvent,
@@ -230,6 +232,25 @@ class Monitor:
             except (ValueError, MalformedEvent):  # JSON errors are ValueErrors too
                 self.state.note_malformed("jsz")
         self.jetstream = merge_jetstream(per_server)
+
+    # ------------------------------------------------------------------------------------ drill-down
+
+    async def _collect(self, subject: str, payload: bytes) -> list[Msg]:
+        if self.nc is None or not self.nc.is_connected:
+            return []
+        return await collect_replies(self.nc, subject, payload, quiet=self.quiet, timeout=self.ping_timeout)
+
+    async def account_connections(self, account: str) -> dict[str, Any]:
+        """The live connections of ``account`` on every server (``$SYS.REQ.ACCOUNT.<acc>.CONNZ``)."""
+        return await account_connections(self._collect, account, self.state.malformed)
+
+    async def server_detail(self, server_id: str) -> dict[str, Any]:
+        """One server's stats, routes, gateways, leafnodes, JetStream and health, with its status."""
+        doc = await server_detail(self._collect, server_id, self.state.malformed)
+        record = self.state.servers.get(server_id)
+        doc["status"] = self.state.status(record) if record else None
+        doc["row"] = next((r for r in self.state.servers_view() if r["id"] == server_id), None)
+        return doc
 
     # ---------------------------------------------------------------------------------------- usage
 

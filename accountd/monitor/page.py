@@ -13,7 +13,7 @@ from typing import Any
 from accountd import __version__
 from accountd.monitor.state import MonitorState
 
-__all__ = ["render_status_page"]
+__all__ = ["render_server_page", "render_status_page"]
 
 JSON = dict[str, Any]
 
@@ -76,7 +76,7 @@ def _empty(cols: int, text: str) -> str:
     return f'<tr class="empty"><td colspan="{cols}">{_e(text)}</td></tr>'
 
 
-def server_rows(servers: list[JSON]) -> str:
+def server_rows(servers: list[JSON], base: str = "./") -> str:
     if not servers:
         return _empty(14, "No server has answered yet.")
     out = []
@@ -88,7 +88,7 @@ def server_rows(servers: list[JSON]) -> str:
         out.append(
             f'<tr data-server="{_e(s["id"])}">'
             f'<td><span class="pill {_e(s["status"])}">{_e(s["status"])}</span></td>'
-            f'<td>{_key_cell(s["name"], s["id"])}</td>'
+            f'<td><a class="plain" href="{_e(base)}-/servers/{_e(s["id"])}/">{_key_cell(s["name"], s["id"])}</a></td>'
             f'<td>{_e(s["cluster"] or "—")}</td><td>{_e(s["version"])}</td>'
             f'<td class="num strong" data-field="connections">{_num(s["connections"])}</td>'
             f'<td class="num">{_num(s["subscriptions"])}</td>'
@@ -103,7 +103,8 @@ def server_rows(servers: list[JSON]) -> str:
     return "".join(out)
 
 
-def account_rows(accounts: list[JSON]) -> str:
+def account_rows(accounts: list[JSON], base: str = "./") -> str:
+    """Rows without limit flags: the page's script adds them from ``/-/monitor/limits``."""
     rows = [a for a in accounts if a["connections"] or a["leafnodes"] or a["connects"] or a["disconnects"]]
     if not rows:
         return _empty(5, "No client connections seen yet.")
@@ -112,7 +113,9 @@ def account_rows(accounts: list[JSON]) -> str:
         chips = "".join(f'<span class="chip">{_e(k)}: {n}</span>' for k, n in a["servers"].items()) or "—"
         leafs = f'<div class="key">+{a["leafnodes"]} leafnodes</div>' if a["leafnodes"] else ""
         out.append(
-            f'<tr data-account="{_e(a["account"])}"><td>{_key_cell(a["name"], a["account"])}</td>'
+            f'<tr data-account="{_e(a["account"])}">'
+            f'<td><a class="plain" href="{_e(base)}-/accounts/{_e(a["account"])}/">'
+            f'{_key_cell(a["name"], a["account"])}</a></td>'
             f'<td class="num"><span class="big" data-field="connections">{a["connections"]}</span>{leafs}</td>'
             f'<td>{chips}</td><td class="num">{a["connects"]}</td><td class="num">{a["disconnects"]}</td></tr>'
         )
@@ -184,22 +187,23 @@ EVENT_HEADERS = ["Time", "Event", "Account", "User", "Client", "Address", "Serve
 AUTH_HEADERS = ["Time", "Server", "Client", "Claimed user", "Reason"]
 
 
-def render_status_page(state: MonitorState, *, base: str = "./", signout: bool = False) -> str:
+def render_status_page(state: MonitorState, *, base: str = "./", signout: bool = False, minutes: int = 60) -> str:
     """The whole page; ``base`` is the relative way from the page back to the app root; ``signout``
     adds a sign-out button (the page was opened with a session cookie)."""
     totals = state.totals()
     auth = state.auth_errors_view(limit=50)
     parts = {
         "css": _asset("status.css"),
-        "js": _asset("status.js"),
+        "js": _asset("charts.js") + _asset("status.js"),
         "base": _e(base),
         "version": _e(__version__),
         "rendered": datetime.now(UTC).strftime("%H:%M:%S"),
+        "minutes": _e(minutes),
         "signout": (f'<form method="post" action="{_e(base)}-/signout" class="signout">'
                     '<button type="submit">Sign out</button></form>') if signout else "",
         "tiles": tiles(totals, auth[0] if auth else None),
-        "servers": _table("servers", SERVER_HEADERS, server_rows(state.servers_view())),
-        "accounts": _table("accounts", ACCOUNT_HEADERS, account_rows(state.accounts_view())),
+        "servers": _table("servers", SERVER_HEADERS, server_rows(state.servers_view(), base)),
+        "accounts": _table("accounts", ACCOUNT_HEADERS, account_rows(state.accounts_view(), base)),
         "events": _table("events", EVENT_HEADERS, event_rows(state.events_view(limit=50))),
         "auth": _table("auth-errors", AUTH_HEADERS, auth_rows(auth)),
     }
@@ -208,3 +212,18 @@ def render_status_page(state: MonitorState, *, base: str = "./", signout: bool =
 
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+
+def render_server_page(server_id: str, *, base: str = "../../../", signout: bool = False) -> str:
+    """The page of one server (``/-/servers/<id>/``): a shell its script fills from
+    ``/-/monitor/servers/<id>`` and the server's history."""
+    parts = {
+        "css": _asset("status.css"),
+        "js": _asset("charts.js") + _asset("server.js"),
+        "base": _e(base),
+        "version": _e(__version__),
+        "server": _e(server_id),
+        "signout": (f'<form method="post" action="{_e(base)}-/signout" class="signout">'
+                    '<button type="submit">Sign out</button></form>') if signout else "",
+    }  # fmt: skip
+    return _PLACEHOLDER.sub(lambda m: parts[m.group(1)], _asset("server.html"))

@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from accountd.claims import is_account_key
 from accountd.monitor.accounts_page import add_account_pages
 from accountd.monitor.monitor import Monitor
-from accountd.monitor.page import render_status_page
+from accountd.monitor.page import render_server_page, render_status_page
 from accountd.monitor.state import AccountNamer
 from accountd.monitor.usage import WARN_RATIO, LimitsOf
 
@@ -49,6 +49,10 @@ def add_monitor_routes(app: web.Application, monitor: Monitor, *, root: bool = T
     ``GET /-/monitor/accounts``        per-account connections and counters; ``totals``
     ``GET /-/monitor/accounts/<pub>``  one account: its row of the above (zeros if not seen),
                                        its recent ``events`` and ``auth_errors`` (``?limit=``)
+    ``GET /-/monitor/accounts/<pub>/connections``  its live connections on every server (CONNZ)
+    ``GET /-/monitor/servers/<id>``    one server: STATSZ, routes, gateways, leafnodes, JetStream,
+                                       health (asked of it now); 404 for a server not known
+    ``GET /-/servers/<id>/``           the server page (rendered by its script from the above)
     ``GET /-/monitor/events``          recent connects/disconnects, newest first
                                        (``?limit=``, ``?account=`` key or name, repeatable,
                                        ``?kind=connect|disconnect``)
@@ -96,6 +100,28 @@ def add_monitor_routes(app: web.Application, monitor: Monitor, *, root: bool = T
         js = {a: u.to_dict() for a, u in monitor.jetstream.items() if not wanted or wanted == a}
         return web.json_response({"limits": rows, "jetstream": js, "warn_ratio": WARN_RATIO})
 
+    async def account_conns(request: web.Request) -> web.Response:
+        pub = request.match_info["pub"]
+        if not is_account_key(pub):
+            raise web.HTTPBadRequest(text=f"not an account public key: {pub[:60]!r}")
+        doc = await monitor.account_connections(pub)
+        doc["name"] = state.name_of(pub)
+        return web.json_response(doc)
+
+    def known_server(request: web.Request) -> str:
+        server_id = request.match_info["id"]
+        if server_id not in state.servers:
+            raise web.HTTPNotFound(text=f"no server {server_id[:60]!r} is known to the monitor")
+        return server_id
+
+    async def server(request: web.Request) -> web.Response:
+        return web.json_response(await monitor.server_detail(known_server(request)))
+
+    async def server_page(request: web.Request) -> web.Response:
+        signout = signed_in is not None and signed_in(request)
+        html = render_server_page(known_server(request), signout=signout)
+        return web.Response(text=html, content_type="text/html")
+
     async def events(request: web.Request) -> web.Response:
         rows = state.events_view(
             _limit(request), accounts=request.query.getall("account", []), kinds=request.query.getall("kind", [])
@@ -113,11 +139,15 @@ def add_monitor_routes(app: web.Application, monitor: Monitor, *, root: bool = T
         # Relative links keep the page working behind a proxy that mounts accountd under a prefix.
         base = "../" if request.path.endswith("/-/status") else "./"
         signout = signed_in is not None and signed_in(request)
-        return web.Response(text=render_status_page(state, base=base, signout=signout), content_type="text/html")
+        return web.Response(text=render_status_page(state, base=base, signout=signout,
+                                                       minutes=monitor.history.minutes), content_type="text/html")
 
     app.router.add_get("/-/monitor/servers", servers)
     app.router.add_get("/-/monitor/accounts", accounts)
     app.router.add_get("/-/monitor/accounts/{pub}", account)
+    app.router.add_get("/-/monitor/accounts/{pub}/connections", account_conns)
+    app.router.add_get("/-/monitor/servers/{id}", server)
+    app.router.add_get("/-/servers/{id}/", server_page)
     app.router.add_get("/-/monitor/events", events)
     app.router.add_get("/-/monitor/auth-errors", auth_errors)
     app.router.add_get("/-/monitor/limits", limits)

@@ -193,12 +193,42 @@
         '</td><td class="reason bad">' + e(ev.reason || "") + "</td></tr>";
     }).join(""));
   }
+  function connections(doc) {
+    document.getElementById("connections-note").textContent = doc.connections.length + " on " + doc.servers + " server(s) · asked of every server (CONNZ)";
+    return table(["Client", "Address", "User", "Language", "Uptime", ">Pending", ">Msgs in", ">Msgs out", "Server"], doc.connections.map(function (c) {
+      return '<tr class="connection" data-name="' + e(c.name) + '"><td>' + e(c.name || "—") + '</td><td class="key">' + e(c.address) + "</td><td>" +
+        (c.user_name ? e(c.user_name) : A.key(c.user)) + "</td><td>" + e(c.lang) + " " + e(c.version) + "</td><td>" + e(c.uptime) +
+        '</td><td class="num">' + e(c.pending_bytes) + '</td><td class="num">' + e(c.in_msgs) + '</td><td class="num">' + e(c.out_msgs) +
+        "</td><td>" + e(c.server) + "</td></tr>";
+    }).join(""));
+  }
+  function extras() {  // the live connections, this account's history and its limits above 80 %
+    A.get("-/monitor/accounts/" + enc + "/connections").then(function (doc) { set("connections", connections(doc)); }, function () {});
+    Promise.all([A.get("-/monitor/history?account=" + enc), A.get("-/monitor/limits?account=" + enc)]).then(function (res) {
+      set("account-charts", window.accountdCharts.accountChart(res[0], "account-connections", "Connections, the last " +
+        res[0].minutes + " minutes", limits.conn));
+      res[1].limits.forEach(function (u) {
+        var el = document.getElementById("meter-" + { conn: "connections", leaf: "leafnodes", subs: "subscriptions" }[u.limit]);
+        if (el && u.ratio > res[1].warn_ratio) el.setAttribute("data-near", String(Math.round(u.ratio * 100)));
+      });
+      var js = res[1].limits.filter(function (u) { return ["mem_storage", "disk_storage", "streams", "consumer"].indexOf(u.limit) >= 0; });
+      if (js.length) {
+        document.getElementById("usage").insertAdjacentHTML("beforeend", js.map(function (u) {
+          var b = u.limit.indexOf("storage") > 0;
+          var hint = Math.round(u.ratio * 100) + "% used" + (b ? " · " + bytes(u.used) + " of " + bytes(u.maximum) : "");
+          return meter("JetStream " + u.limit, u.used, u.maximum, hint)
+            .replace('id="meter-jetstream ' + u.limit + '"', 'id="meter-js-' + u.limit + '"');
+        }).join(""));
+      }
+    }, function () {});
+  }
   function poll() {
     if (!monitored) return;
     A.get("-/monitor/accounts/" + enc + "?limit=50").then(function (u) {
       usage(u);
       set("events", events(u.events || []));
       set("auth-errors", authErrors(u.auth_errors || []));
+      extras();
       polls += 1;
       document.body.setAttribute("data-polls", String(polls));
       A.live("live", "live · updated " + A.now());

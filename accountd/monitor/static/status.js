@@ -46,7 +46,7 @@
       var cpu = s.cpu, width = Math.min(100, cpu || 0), r = s.rates;
       return '<tr data-server="' + e(s.id) + '">' +
         '<td><span class="pill ' + e(s.status) + '">' + e(s.status) + "</span></td>" +
-        "<td>" + keyCell(s.name, s.id) + "</td>" +
+        '<td><a class="plain" href="' + e(base) + "-/servers/" + e(s.id) + '/">' + keyCell(s.name, s.id) + "</a></td>" +
         "<td>" + e(s.cluster || "—") + "</td><td>" + e(s.version) + "</td>" +
         '<td class="num strong" data-field="connections">' + num(s.connections) + "</td>" +
         '<td class="num">' + num(s.subscriptions) + "</td>" +
@@ -59,6 +59,7 @@
         '<td class="muted">' + ago(s.age_seconds) + "</td></tr>";
     }).join("");
   }
+  var near = {};  // account → its limits above 80 %
   function accountRows(list) {
     list = list.filter(function (a) { return a.connections || a.leafnodes || a.connects || a.disconnects; });
     if (!list.length) return empty(5, "No client connections seen yet.");
@@ -67,7 +68,12 @@
         return '<span class="chip">' + e(k) + ": " + a.servers[k] + "</span>";
       }).join("") || "—";
       var leafs = a.leafnodes ? '<div class="key">+' + a.leafnodes + " leafnodes</div>" : "";
-      return '<tr data-account="' + e(a.account) + '"><td>' + keyCell(a.name, a.account) + "</td>" +
+      var flags = (near[a.account] || []).map(function (u) {
+        return ' <span class="pill ' + (u.ratio >= 1 ? "full" : "near") + '" data-limit="' + e(u.limit) + '">' + e(u.limit) + " " +
+          Math.round(u.ratio * 100) + "%</span>";
+      }).join("");
+      return '<tr data-account="' + e(a.account) + '"' + (flags ? ' class="near"' : "") + '><td><a class="plain" href="' + e(base) +
+        "-/accounts/" + e(a.account) + '/">' + keyCell(a.name, a.account) + "</a>" + flags + "</td>" +
         '<td class="num"><span class="big" data-field="connections">' + a.connections + "</span>" + leafs + "</td>" +
         "<td>" + chips + '</td><td class="num">' + a.connects + '</td><td class="num">' + a.disconnects + "</td></tr>";
     }).join("");
@@ -109,6 +115,28 @@
     tile("auth", t.auth_errors ? "bad" : "ok", "Auth errors", t.auth_errors.toLocaleString("en-US"),
       lastAuth ? "last " + clock(lastAuth.time) + " on " + lastAuth.server : "none seen");
   }
+  function nearRows(list, warn) {
+    list = list.filter(function (u) { return u.ratio > warn; }).sort(function (a, b) { return b.ratio - a.ratio; });
+    if (!list.length) return empty(5, "No account is near a limit.");
+    return list.map(function (u) {
+      return '<tr data-account="' + e(u.account) + '" data-limit="' + e(u.limit) + '"><td>' + keyCell(u.name, u.account) + "</td>" +
+        "<td>" + e(u.limit) + '</td><td class="num">' + num(u.used) + '</td><td class="num">' + num(u.maximum) + "</td>" +
+        '<td><span class="pill ' + (u.ratio >= 1 ? "full" : "near") + '">' + Math.round(u.ratio * 100) + "%</span></td></tr>";
+    }).join("");
+  }
+  var CHARTS = [["connections", "Connections", ""], ["subscriptions", "Subscriptions", ""], ["in_msgs", "Messages in / s", ""],
+    ["out_msgs", "Messages out / s", ""], ["in_bytes", "Bytes in / s", "bytes"], ["out_bytes", "Bytes out / s", "bytes"],
+    ["cpu", "CPU", "%"], ["mem", "Memory", "bytes"], ["slow_consumers", "Slow consumers", ""]];
+  function charts(doc) {
+    var C = window.accountdCharts;
+    var accounts = { minutes: doc.minutes, accounts: {} };
+    Object.keys(doc.accounts).map(function (k) {
+      var pts = doc.accounts[k].series.connections;
+      return [k, pts.length ? pts[pts.length - 1][1] : 0];
+    }).sort(function (a, b) { return b[1] - a[1]; }).slice(0, 5).forEach(function (p) { accounts.accounts[p[0]] = doc.accounts[p[0]]; });
+    document.getElementById("charts").innerHTML = C.serverCharts(doc, CHARTS) +
+      C.accountChart(accounts, "accounts", "Busiest accounts: connections");
+  }
   function body(id, html) { document.querySelector("#" + id + " tbody").innerHTML = html; }
   function get(path) {
     return fetch(base + path, { headers: { Accept: "application/json" }, cache: "no-store" }).then(function (r) {
@@ -119,7 +147,13 @@
   }
   function refresh() {
     Promise.all([get("-/monitor/servers"), get("-/monitor/accounts"), get("-/monitor/events?limit=50"),
-                 get("-/monitor/auth-errors?limit=50")]).then(function (res) {
+                 get("-/monitor/auth-errors?limit=50"), get("-/monitor/limits"), get("-/monitor/history")]).then(function (res) {
+      near = {};
+      res[4].limits.forEach(function (u) { if (u.ratio > res[4].warn_ratio) (near[u.account] = near[u.account] || []).push(u); });
+      document.querySelector("#near-limits").innerHTML = "<table><thead><tr><th>Account</th><th>Limit</th>" +
+        '<th class="num">Used</th><th class="num">Of</th><th>Use</th></tr></thead><tbody>' + nearRows(res[4].limits, res[4].warn_ratio) +
+        "</tbody></table>";
+      charts(res[5]);
       body("servers", serverRows(res[0].servers));
       body("accounts", accountRows(res[1].accounts));
       body("events", eventRows(res[2].events));
