@@ -62,6 +62,9 @@ class Settings:
     log_format: str = "text"
     public_url: str = ""
     monitor_history: int = 60
+    alert_webhook: str = ""
+    alert_auth_errors_per_minute: int = 10
+    alert_limit_ratio: float = 0.8
     """Minutes of server and account history the monitor keeps (with --nats)."""
 
     @property
@@ -105,6 +108,12 @@ class Settings:
                 raise ValueError("must be at least 1 byte")
         except ValueError as exc:
             raise ConfigError(f"--audit-max-bytes: {exc}") from None
+        if self.alert_webhook and urlsplit(self.alert_webhook).scheme not in ("http", "https"):
+            raise ConfigError("--alert-webhook must be an http:// or https:// URL")
+        if isinstance(self.alert_auth_errors_per_minute, bool) or self.alert_auth_errors_per_minute < 1:
+            raise ConfigError("--alert-auth-errors-per-minute must be a number >= 1")
+        if not 0 < self.alert_limit_ratio <= 10:
+            raise ConfigError("--alert-limit-ratio must be > 0 (0.8 = 80 % of a limit)")
         if self.log_format not in ("text", "json"):
             raise ConfigError("--log-format must be 'text' or 'json'")
         self.host_port  # noqa: B018 - validates
@@ -115,6 +124,7 @@ class Settings:
         """The settings with secrets masked (for ``/-/config``)."""
         doc = dataclasses.asdict(self)
         doc["nats"] = [_mask_url(u) for u in self.nats]
+        doc["alert_webhook"] = _mask_url(self.alert_webhook)
         for key in ("creds", "signing_key", "tls_key", "admin_token_file", "nats_tls_key"):
             if doc[key]:
                 doc[key] = f"{doc[key]} (contents not shown)"

@@ -20,7 +20,9 @@ from accountd.bus import Bus, Notifier, Responder
 from accountd.claims import AccountClaims, ClaimsError, Role, Trust, extract_jwt, load_seed, validate_operator
 from accountd.claims.models import AccountLimits
 from accountd.config import ConfigError, Settings
-from accountd.monitor import add_account_pages, attach
+from accountd.monitor import Monitor, add_account_pages, attach
+from accountd.monitor.alerts import Alerts, AlertSettings, add_alert_routes
+from accountd.monitor.webhook import Webhook
 from accountd.natsclient import NatsTLS, NatsTLSError
 from accountd.ratelimit import RateLimiter
 from accountd.service import AccountCache, AccountService, ManagedPolicy
@@ -152,6 +154,7 @@ class Server:
                                    write_rate=settings.write_rate, write_burst=settings.write_burst,
                                    system_account=self.trust.system_account)
         self.extras: dict[str, Any] = {}
+        self.alerts: Alerts | None = None
         self._limits_memo: dict[str, tuple[str, AccountLimits]] = {}
         self.requests = RequestCounts()
         self.registry = CollectorRegistry()
@@ -247,6 +250,28 @@ class Server:
             return
         attach(app, self.bus, self._account_name, self.extras, self._account_limits, registry=self.registry,
                signed_in=lambda request: request.get(VIA) is Via.SESSION, history_minutes=self.settings.monitor_history)
+        self._attach_alerts(app, self.extras["monitor"])
+
+    def _attach_alerts(self, app: web.Application, monitor: Monitor) -> None:
+        """The alert rules over the monitor (GET /-/monitor/alerts, accountd_alert), and --alert-webhook."""
+        s = self.settings
+        hook = Webhook(s.alert_webhook) if s.alert_webhook else None
+        settings = AlertSettings(auth_errors_per_minute=s.alert_auth_errors_per_minute, limit_ratio=s.alert_limit_ratio)
+        alerts = self.alerts = Alerts(monitor, settings, on_change=hook.notify if hook is not None else None)
+        add_alert_routes(app, alerts)
+
+        async def start(_: web.Application) -> None:
+            if hook is not None:
+                await hook.start()
+            await alerts.start()
+
+        async def stop(_: web.Application) -> None:
+            await alerts.stop()
+            if hook is not None:
+                await hook.stop()
+
+        app.on_startup.append(start)
+        app.on_cleanup.append(stop)
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -78,6 +78,11 @@ def _opt(*decls: str, **kw: Any) -> Callable[[F], F]:
 @_opt("--nats-tls-ca", help="CA bundle (PEM) to verify the NATS servers (tls:// URLs).")
 @_opt("--nats-tls-cert", help="Client certificate (PEM) for NATS servers that verify clients.")
 @_opt("--nats-tls-key", help="Private key (PEM) of --nats-tls-cert.")
+@_opt("--alert-webhook", help="URL to POST each alert to as JSON when it starts and when it clears (with --nats).")
+@_opt("--alert-auth-errors-per-minute", type=int, help="Failed logins a minute (per server, per claimed account) "
+      "that raise the auth_errors alert.  [default: 10]")
+@_opt("--alert-limit-ratio", type=float, help="Share of any limit of an account's JWT that raises the limit "
+      "alert.  [default: 0.8]")
 @_opt("--log-level", type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
       help="Log level.  [default: info]")
 @_opt("--log-format", type=click.Choice(["text", "json"]), help="Log format.  [default: text]")
