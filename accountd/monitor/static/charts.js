@@ -25,14 +25,19 @@
     var top = max > 0 ? max * 1.1 : 1, span = Math.max(1, t1 - t0);
     var paths = lines.map(function (l, i) {
       var color = COLORS[i % COLORS.length];
+      var x = 0, y = 0;
       var d = l.points.map(function (p, j) {
-        var x = PAD + (W - 2 * PAD) * (p[0] - t0) / span, y = H - PAD - (H - 2 * PAD) * p[1] / top;
+        x = PAD + (W - 2 * PAD) * Math.max(0, p[0] - t0) / span;
+        y = H - PAD - (H - 2 * PAD) * p[1] / top;
         return (j ? "L" : "M") + x.toFixed(1) + " " + y.toFixed(1);
       }).join(" ");
+      // The newest sample as a dot, so a series of one sample shows too.
+      var dot = d ? '<circle cx="' + x.toFixed(1) + '" cy="' + y.toFixed(1) + '" r="2.5" fill="' + color + '"/>' : "";
       var now = l.points.length ? l.points[l.points.length - 1][1] : null;
       last.push('<span class="legend"><i style="background:' + color + '"></i>' + esc(l.label) + " " +
         (now === null ? "—" : esc(fmt(now, unit))) + "</span>");
-      return d ? '<path d="' + d + '" fill="none" stroke="' + color + '" stroke-width="1.6" stroke-linejoin="round"/>' : "";
+      return d ? '<path d="' + d + '" fill="none" stroke="' + color + '" stroke-width="1.6" stroke-linejoin="round" ' +
+        'vector-effect="non-scaling-stroke"/>' + dot : "";
     }).join("");
     var points = lines.reduce(function (n, l) { return n + l.points.length; }, 0);
     return '<figure class="chart" id="chart-' + esc(id) + '" data-points="' + points + '"><figcaption>' + esc(title) +

@@ -30,10 +30,10 @@
   }
   function render(d, h) {
     var s = d.statsz, row = d.row || {};
-    document.getElementById("server-name").textContent = row.name || (d.server && d.server.name) || id.slice(0, 8);
     var health = d.health ? d.health.status : "no answer";
     document.getElementById("tiles").innerHTML =
-      tile("Server", row.status === "up" ? "ok" : row.status ? "bad" : "idle", row.name || id.slice(0, 8), (row.cluster ? "cluster " + row.cluster + " · " : "") + (row.version || "")) +
+      tile("Server", row.status === "up" ? "ok" : row.status ? "bad" : "idle", row.name || (d.server && d.server.name) || id.slice(0, 8),
+        (row.status || "unknown") + (row.cluster ? " · cluster " + row.cluster : "") + " · " + (row.version || ""), "server-name") +
       tile("Health", health === "ok" ? "ok" : "bad", health, d.health && d.health.error ? d.health.error : "HEALTHZ") +
       tile("Connections", "ok", s ? C.fmt(s.connections, "") : "—", s ? s.subscriptions + " subscriptions" : "") +
       tile("JetStream", d.jetstream ? "ok" : "idle", d.jetstream ? C.fmt(d.jetstream.streams || 0, "") + " streams" : "off",
@@ -63,8 +63,9 @@
     set("charts", C.serverCharts(h, [["connections", "Connections", ""], ["subscriptions", "Subscriptions", ""],
       ["in_msgs", "Messages in / s", ""], ["out_msgs", "Messages out / s", ""], ["cpu", "CPU", "%"], ["mem", "Memory", "bytes"]]));
   }
-  function tile(label, health, value, hint) {
-    return '<div class="tile" data-health="' + health + '"><div class="label">' + e(label) + '</div><div class="value">' + e(value) +
+  function tile(label, health, value, hint, valueId) {
+    return '<div class="tile" data-health="' + health + '"><div class="label">' + e(label) + '</div><div class="value"' +
+      (valueId ? ' id="' + valueId + '"' : "") + ">" + e(value) +
       '</div><div class="hint">' + e(hint) + "</div></div>";
   }
   function poll() {
