@@ -21,6 +21,7 @@ from accountd.cli import push as _push  # noqa: F401  (registers `push`)
 from accountd.cli import resolver as _resolver  # noqa: F401  (registers `resolver`)
 from accountd.cli import revocations as _revocations  # noqa: F401  (registers `revocations`)
 from accountd.cli import serve as _serve  # noqa: F401  (registers `serve`)
+from accountd.cli import top as _top  # noqa: F401  (registers `top`)
 from accountd.cli import transfer as _transfer  # noqa: F401  (registers `import dir`, `export dir`)
 from accountd.cli import validate as _validate  # noqa: F401  (registers `validate`)
 from accountd.cli.root import main
