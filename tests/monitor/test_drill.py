@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from nats.aio.msg import Msg
 
 from accountd.monitor import Monitor, add_monitor_routes
 from accountd.monitor.drill import server_detail
+from accountd.natsclient import flushed
 from accountd.natsserver import NatsServer
 from harness import VectorSet
 
@@ -81,3 +83,25 @@ async def test_a_cluster_server_shows_its_route(cluster: list[NatsServer], basic
         await nc.close()
     assert doc["row"]["name"] == "c2" and doc["server"]["cluster"] == "c"
     assert {r["remote_id"] for r in doc["routes"]} == {ids["c1"]}  # a pool of routes (2.10+), all to c1
+
+
+async def test_malformed_replies_to_the_new_requests_are_counted_and_skipped(
+    http: Client, monitor: Monitor, op_server: NatsServer, basic: VectorSet
+) -> None:
+    _, a_pub = vector_keys(basic)
+    rogue = await open_client(op_server.url, basic.file("sys.creds"), "rogue-responder")
+
+    async def garbage(msg: Msg) -> None:
+        await msg.respond(b"not json" if msg.subject.endswith("JSZ") else b'{"server": {"id": "NX"}, "data": []}')
+
+    try:
+        for subject in ("$SYS.REQ.SERVER.PING.JSZ", f"$SYS.REQ.ACCOUNT.{a_pub}.CONNZ"):
+            await rogue.subscribe(subject, cb=garbage)
+        await flushed(rogue)
+        await monitor.refresh()
+        doc = await (await http.get(f"/-/monitor/accounts/{a_pub}/connections")).json()
+    finally:
+        await rogue.close()
+    assert monitor.state.malformed["jsz"] == 1 and monitor.state.malformed["connz"] == 1
+    assert doc["servers"] == 1  # the real server's answer is still there
+    assert monitor.state.servers_view()[0]["status"] == "up"

@@ -112,4 +112,8 @@ async def test_an_account_page_lists_its_live_connections(setup: Setup, tmp_path
         await wait_for(page, "document.querySelector('#chart-account-connections') !== null")
         shot = tmp_path / "account-drill-down.png"
         await page.screenshot(shot, full=True)
+
+        await page.goto(f"{api.url}/-/accounts/?q=capped")
+        await wait_for(page, f"document.querySelector('tr[data-account=\"{pub}\"] .pill.full') !== null")
+        assert await page.evaluate("document.querySelector('.pill.full').textContent") == "conn 100%"
     keep(shot)

@@ -34,6 +34,17 @@
     var s = p.toString();
     window.history.replaceState(null, "", window.location.pathname + (s ? "?" + s : ""));
   }
+  // Accounts above 80 % of a limit get a pill (from the monitor; absent without --nats).
+  function flag() {
+    A.get("-/monitor/limits").then(function (doc) {
+      doc.limits.forEach(function (u) {
+        if (u.ratio <= doc.warn_ratio) return;
+        var cell = document.querySelector('#accounts-list tr[data-account="' + u.account + '"] td');
+        if (cell) cell.insertAdjacentHTML("beforeend", ' <span class="pill ' + (u.ratio >= 1 ? "full" : "near") + '" data-limit="' +
+          e(u.limit) + '">' + e(u.limit) + " " + Math.round(u.ratio * 100) + "%</span>");
+      });
+    }, function () { /* no monitor: nothing to flag */ });
+  }
   function load() {
     var mine = ++seq;
     var path = "-/accounts?limit=" + LIMIT + "&q=" + encodeURIComponent(q) + (after ? "&after=" + encodeURIComponent(after) : "");
@@ -43,6 +54,7 @@
       var list = doc.accounts || [];
       nextKey = doc.next || null;
       document.querySelector("#accounts-list tbody").innerHTML = rows(list);
+      flag();
       document.getElementById("page").textContent = "page " + (trail.length + 1);
       document.getElementById("summary").textContent = list.length + (nextKey ? "+" : "") +
         (q ? " matching “" + q + "”" : " stored in accountd");
