@@ -1,5 +1,6 @@
 """Limits against usage on a real nats-server (2.15, JetStream on): an account pushed with ``conn=3``
-holding 3 connections is at 100 %, and JetStream use of an account with a stream is measured."""
+holding 3 connections is at 100 %, and JetStream use of an account with a stream is measured; on the
+2-node cluster, connections on both servers add up against the limit."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from accountd.claims.models import AccountLimits
 from accountd.monitor import Monitor, add_monitor_routes
 from accountd.monitor.usage import LimitUsage, compute_limit_usage
 from accountd.natsserver import NatsServer
-from harness import operator_mode_config
+from harness import VectorSet, operator_mode_config
 from world import Account, World
 
-from .support import open_client
+from .support import names, open_client, vector_keys
+from .test_cluster import cluster  # noqa: F401 - the 2-node cluster fixture
 
 MiB = 1 << 20
 
@@ -128,3 +130,24 @@ def test_unlimited_and_unknown_limits_are_skipped() -> None:
 
     assert compute_limit_usage(rows, limits.get, {}) == [LimitUsage("AX", "x", "subs", 7.0, 10.0, 0.7)]
     assert compute_limit_usage(rows, boom, {}) == []
+
+
+async def test_connections_add_up_over_the_cluster_against_the_limit(
+    cluster: list[NatsServer], basic: VectorSet  # noqa: F811
+) -> None:
+    _, a_pub = vector_keys(basic)
+    limits = {a_pub: AccountLimits(conn=2, subs=1000)}
+    nc = await open_client(cluster[0].url, basic.file("sys.creds"), "usage-cluster")
+    monitor = Monitor(nc, account_name=names(basic).get, account_limits=limits.get, ping_interval=None)
+    await monitor.start()
+    on_c1 = await open_client(cluster[0].url, basic.file("U.creds"), "limit-c1")
+    on_c2 = await open_client(cluster[1].url, basic.file("U.creds"), "limit-c2")
+    try:
+        await monitor.wait_until(lambda s: s.account_view(a_pub)["connections"] == 2)
+        usage = usage_of(monitor.limit_usage(), a_pub, "conn")
+    finally:
+        await on_c1.close()
+        await on_c2.close()
+        await monitor.stop()
+        await nc.close()
+    assert usage == LimitUsage(a_pub, "A", "conn", 2.0, 2.0, 1.0)  # one on each server
