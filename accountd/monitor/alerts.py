@@ -45,6 +45,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from accountd.monitor.events import AuthErrorEvent, Event
 from accountd.monitor.monitor import Monitor, collect_replies
+from accountd.natsclient import flushed
 from accountd.resolver.fleet import Held
 from accountd.resolver.replies import parse_envelope
 
@@ -115,6 +116,8 @@ class Alerts:
         if self._task is not None:
             return
         self._remove = self.monitor.add_listener(self._on_event)
+        if self.monitor.nc is not None and self.monitor.nc.is_connected:
+            await self._watch_claims()
         self._task = asyncio.create_task(self._loop(), name="monitor-alerts")
 
     async def stop(self) -> None:
@@ -154,9 +157,8 @@ class Alerts:
             if nc is not None and nc.is_connected and self.clock() - last_round >= self.settings.health_interval:
                 last_round = self.clock()
                 try:
-                    if self._sub is None:
-                        self._sub = await nc.subscribe(CLAIMS_UPDATES, cb=self._on_claims)
-                    await asyncio.gather(self._ask_health(), self._ask_fleet())
+                    await self._watch_claims()
+                    await asyncio.gather(self.check_health(), self.check_fleet())
                 except Exception as exc:  # a failed round must not end the loop
                     log.warning("alert round failed: %s", exc)
             try:
@@ -248,7 +250,13 @@ class Alerts:
 
     # ------------------------------------------------------------------------------------ requests
 
-    async def _ask_health(self) -> None:
+    async def _watch_claims(self) -> None:
+        if self._sub is None and self.monitor.nc is not None:
+            self._sub = await self.monitor.nc.subscribe(CLAIMS_UPDATES, cb=self._on_claims)
+            await flushed(self.monitor.nc)
+
+    async def check_health(self) -> None:
+        """Ask every server's HEALTHZ now (the loop does every ``health_interval``)."""
         assert self.monitor.nc is not None
         health: dict[str, str] = {}
         for msg in await collect_replies(self.monitor.nc, HEALTHZ_PING, quiet=self.monitor.quiet,
@@ -273,7 +281,8 @@ class Alerts:
             self._changed.pop(next(iter(self._changed)))
         self._changed[held.account] = (held, self.clock())
 
-    async def _ask_fleet(self) -> None:
+    async def check_fleet(self) -> None:
+        """Ask the servers about the accounts that changed at least ``fleet_grace`` seconds ago, now."""
         now, s = self.clock(), self.settings
         for account in [a for a, (_, t) in self._changed.items() if now - t > s.fleet_keep]:
             del self._changed[account]
