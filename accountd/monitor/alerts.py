@@ -220,7 +220,8 @@ class Alerts:
             elif len(times) >= s.auth_errors_per_minute:
                 kind, _, who = key.partition(":")
                 label = f"{state.name_of(who) or who}" if kind == "account" else who
-                yield ("auth_errors", key), (f"{len(times)} failed logins in {s.auth_window:g} s "
+                logins = "failed login" if len(times) == 1 else "failed logins"
+                yield ("auth_errors", key), (f"{len(times)} {logins} in {s.auth_window:g} s "
                                              f"{'on' if kind == 'server' else 'claiming'} {label}",
                                              float(len(times)))  # fmt: skip
         over: dict[str, list[tuple[float, str]]] = {}
