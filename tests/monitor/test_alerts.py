@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from nats.aio.msg import Msg
 from prometheus_client import generate_latest
 
 from accountd.claims import Role, create, encode, format_creds, new_user
@@ -17,6 +18,7 @@ from accountd.claims.models import AccountLimits
 from accountd.monitor import Monitor
 from accountd.monitor.alerts import Alert, Alerts, AlertSettings, add_alert_routes
 from accountd.monitor.webhook import Webhook
+from accountd.natsclient import flushed
 from accountd.natsserver import NatsServer
 from harness import operator_mode_config
 from world import Account, World
@@ -154,3 +156,24 @@ async def test_a_dead_receiver_never_blocks_and_the_queue_stays_bounded() -> Non
         assert hook.depth <= 10 and hook.counters["dropped"] >= 90
     finally:
         await hook.stop()
+
+
+async def test_a_health_reply_that_is_not_ok_raises_the_health_alert(aworld: AlertWorld, monitor: Monitor) -> None:
+    alerts = Alerts(monitor)
+    rogue = await open_client(aworld.server.url, aworld.files["sys_creds"], "rogue-healthz")
+    bad = b'{"server": {"id": "NROGUE", "name": "rogue"}, "data": {"status": "unavailable", "error": "JetStream down"}}'
+
+    async def answer(msg: Msg) -> None:
+        await msg.respond(bad)
+
+    await rogue.subscribe("$SYS.REQ.SERVER.PING.HEALTHZ", cb=answer)
+    await flushed(rogue)
+    try:
+        await alerts.check_health()
+    finally:
+        await rogue.close()
+    health = [a for a in alerts.evaluate() if a.rule == "health"]
+    assert [(a.subject, a.message) for a in health] == [("rogue", "rogue: health check says unavailable "
+                                                                  "(JetStream down)")]  # fmt: skip
+    await alerts.check_health()  # n1 alone answers, and it is ok
+    assert [a for a in alerts.evaluate() if a.rule == "health"] == []
