@@ -20,11 +20,13 @@ from accountd.bus import Bus, Notifier, Responder
 from accountd.claims import AccountClaims, ClaimsError, Role, Trust, extract_jwt, load_seed, validate_operator
 from accountd.claims.models import AccountLimits
 from accountd.config import ConfigError, Settings
+from accountd.errors import ServiceError
 from accountd.monitor import Monitor, add_account_pages, attach
 from accountd.monitor.alerts import Alerts, AlertSettings, add_alert_routes
 from accountd.monitor.webhook import Webhook
 from accountd.natsclient import NatsTLS, NatsTLSError
 from accountd.ratelimit import RateLimiter
+from accountd.resolver.fleet import Held
 from accountd.service import AccountCache, AccountService, ManagedPolicy
 from accountd.service.audit import AuditLog, parse_bytes
 from accountd.service.cache import describe, payload
@@ -257,7 +259,8 @@ class Server:
         s = self.settings
         hook = Webhook(s.alert_webhook) if s.alert_webhook else None
         settings = AlertSettings(auth_errors_per_minute=s.alert_auth_errors_per_minute, limit_ratio=s.alert_limit_ratio)
-        alerts = self.alerts = Alerts(monitor, settings, on_change=hook.notify if hook is not None else None)
+        alerts = self.alerts = Alerts(monitor, settings, on_change=hook.notify if hook is not None else None,
+                                      current=self._held)
         add_alert_routes(app, alerts)
 
         async def start(_: web.Application) -> None:
@@ -275,6 +278,14 @@ class Server:
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _held(self, account: str) -> Held | None:
+        """accountd's version of ``account`` (for the fleet alert), from the store through the cache."""
+        try:
+            entry = await self.service.get(account)
+        except ServiceError:
+            return None
+        return Held(entry.account, "", entry.etag.strip('"'), entry.iat, entry.exp)
 
     def _account_name(self, account: str) -> str | None:
         entry = self.service.cache.peek(account)

@@ -33,7 +33,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -92,8 +92,12 @@ class Alerts:
     """The rules over ``monitor``; :meth:`start` runs them until :meth:`stop`."""
 
     def __init__(self, monitor: Monitor, settings: AlertSettings | None = None, *,
-                 on_change: OnChange | None = None, clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+                 on_change: OnChange | None = None, clock: Callable[[], float] = time.time,
+                 current: Callable[[str], Awaitable[Held | None]] | None = None) -> None:  # fmt: skip
+        """``current(account)``: accountd's own version of an account (serve passes its store's);
+        without it, the version a claim update carried is taken as accountd's."""
         self.monitor = monitor
+        self.current = current
         self.settings = settings or AlertSettings()
         self.on_change = on_change
         self.clock = clock
@@ -291,7 +295,11 @@ class Alerts:
                 held.pop(account, None)
         due = [(a, h) for a, (h, t) in self._changed.items() if now - t >= s.fleet_grace][: s.fleet_batch]
         servers = {sid: rec.info.label for sid, rec in self.monitor.state.servers.items()}
-        for account, current in due:
+        for account, announced in due:
+            current = await self.current(account) if self.current is not None else announced
+            if current is None:  # not an account accountd holds: nothing to be behind on
+                del self._changed[account]
+                continue
             assert self.monitor.nc is not None
             replies = await collect_replies(
                 self.monitor.nc,

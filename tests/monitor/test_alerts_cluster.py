@@ -15,6 +15,7 @@ from accountd.monitor import Monitor
 from accountd.monitor.alerts import Alerts, AlertSettings
 from accountd.natsclient import flushed
 from accountd.natsserver import NatsServer, free_port
+from accountd.resolver.fleet import Held
 from harness import operator_mode_config
 from world import Account, World
 
@@ -109,6 +110,36 @@ async def test_a_node_holding_an_older_jwt_is_fleet_stale_until_it_takes_the_upd
                 await flushed(nc)
         await alerts.check_fleet()
         assert [a for a in alerts.evaluate() if a.rule == "fleet_stale"] == []
+    finally:
+        for c in clients:
+            await c.close()
+        await alerts.stop()
+
+
+async def test_with_accountds_own_version_an_update_nobody_took_is_not_a_stale_fleet(
+    cluster: Cluster, monitor: Monitor
+) -> None:
+    """Inside serve the reference is accountd's store, not whatever a claim update carried."""
+    held = Held.of_jwt(cluster.a.jwt)
+
+    async def current(account: str) -> Held | None:
+        return held if account == cluster.a.pub else None
+
+    alerts = Alerts(monitor, AlertSettings(fleet_grace=0), current=current)
+    await alerts.start()
+    clients = [await open_client(s.url, cluster.a_creds, f"a-{s.name}") for s in cluster.servers]
+    nc = monitor.nc
+    assert nc is not None
+    try:
+        untrusted = encode(cluster.a.claims, create(Role.OPERATOR), now=1_700_000_100)
+        await nc.publish(f"$SYS.ACCOUNT.{cluster.a.pub}.CLAIMS.UPDATE", untrusted.encode())
+        await flushed(nc)
+        async with asyncio.timeout(20):
+            while cluster.a.pub not in alerts._changed:
+                await flushed(nc)
+        await alerts.check_fleet()
+        assert [a for a in alerts.evaluate() if a.rule == "fleet_stale"] == []
+        assert cluster.a.pub not in alerts._changed  # in step with accountd everywhere: not asked again
     finally:
         for c in clients:
             await c.close()
