@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from nats.aio.client import Client
 
 from accountd.claims import Role, create, encode
 from accountd.monitor import Monitor
@@ -80,6 +81,16 @@ async def test_a_node_that_shuts_down_is_gone_and_healthy_nodes_raise_nothing(
     assert (gone.rule, gone.subject, gone.message) == ("server_gone", "c2", "c2: shut down")
 
 
+async def _publish_untrusted_update(cluster: Cluster, alerts: Alerts, nc: Client) -> None:
+    """Publish a newer JWT of A signed by a key the operator does not trust; wait until alerts saw it."""
+    untrusted = encode(cluster.a.claims, create(Role.OPERATOR), now=1_700_000_100)
+    await nc.publish(f"$SYS.ACCOUNT.{cluster.a.pub}.CLAIMS.UPDATE", untrusted.encode())
+    await flushed(nc)
+    async with asyncio.timeout(20):
+        while cluster.a.pub not in alerts._changed:
+            await flushed(nc)
+
+
 async def test_a_node_holding_an_older_jwt_is_fleet_stale_until_it_takes_the_update(
     cluster: Cluster, monitor: Monitor
 ) -> None:
@@ -90,12 +101,7 @@ async def test_a_node_holding_an_older_jwt_is_fleet_stale_until_it_takes_the_upd
     assert nc is not None
     try:
         # A newer JWT signed by a key the operator does not trust: published, but no server takes it.
-        untrusted = encode(cluster.a.claims, create(Role.OPERATOR), now=1_700_000_100)
-        await nc.publish(f"$SYS.ACCOUNT.{cluster.a.pub}.CLAIMS.UPDATE", untrusted.encode())
-        await flushed(nc)
-        async with asyncio.timeout(20):
-            while cluster.a.pub not in alerts._changed:
-                await flushed(nc)
+        await _publish_untrusted_update(cluster, alerts, nc)
         await alerts.check_fleet()
         stale = {a.subject: a for a in alerts.evaluate() if a.rule == "fleet_stale"}
         assert set(stale) == {"c1", "c2"}
@@ -131,12 +137,7 @@ async def test_with_accountds_own_version_an_update_nobody_took_is_not_a_stale_f
     nc = monitor.nc
     assert nc is not None
     try:
-        untrusted = encode(cluster.a.claims, create(Role.OPERATOR), now=1_700_000_100)
-        await nc.publish(f"$SYS.ACCOUNT.{cluster.a.pub}.CLAIMS.UPDATE", untrusted.encode())
-        await flushed(nc)
-        async with asyncio.timeout(20):
-            while cluster.a.pub not in alerts._changed:
-                await flushed(nc)
+        await _publish_untrusted_update(cluster, alerts, nc)
         await alerts.check_fleet()
         assert [a for a in alerts.evaluate() if a.rule == "fleet_stale"] == []
         assert cluster.a.pub not in alerts._changed  # in step with accountd everywhere: not asked again
