@@ -136,4 +136,7 @@ class Bus:
                 await self.nc.drain()
             except Exception as exc:
                 log.debug("NATS drain failed: %s", exc)
-                await self.nc.close()
+                try:
+                    await self.nc.close()
+                except Exception as close_exc:  # nats-py writes its buffer to a TLS transport already gone
+                    log.debug("NATS close failed: %s", close_exc)
