@@ -43,6 +43,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from accountd.bus.replies import wait_event
 from accountd.monitor.events import AuthErrorEvent, Event
 from accountd.monitor.monitor import Monitor, collect_replies
 from accountd.natsclient import flushed
@@ -154,8 +155,8 @@ class Alerts:
     async def _loop(self) -> None:
         last_round = -float("inf")
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.interval)
+            # Not asyncio.wait_for: on 3.11 it can swallow stop()'s cancel when the event is set meanwhile.
+            await wait_event(self._wake, self.settings.interval)
             self._wake.clear()
             nc = self.monitor.nc
             if nc is not None and nc.is_connected and self.clock() - last_round >= self.settings.health_interval:
