@@ -14,13 +14,13 @@ always complete.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from accountd.store._background import BackgroundPass
 from accountd.store._search import Searchable, searchable
 from accountd.store._sql import connect
 from accountd.store.base import StoreError
@@ -38,44 +38,24 @@ SLICE = 0.05
 PAGE = 256
 
 
-class Backfill:
+class Backfill(BackgroundPass):
     def __init__(self, store: SQLiteStore) -> None:
+        super().__init__()
         self.store = store
-        self.done = asyncio.Event()
-        self.state = "idle"
         self.rows = 0
         """Live rows looked at so far by this run."""
-        self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
         """One thread: a slice still running when the task is cancelled ends before the close."""
-        self._halt = False
 
     def start(self) -> None:
-        self._halt = False
         self.rows = 0
-        self.done = asyncio.Event()
-        self.state = "running"
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="accountd-search-fill")
-        self._task = asyncio.create_task(self._run(), name=f"accountd-search-fill:{self.store.path}")
+        self._begin(f"accountd-search-fill:{self.store.path}")
 
-    async def stop(self) -> None:
-        self._halt = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    def _stopped(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
-        if self.state == "running":
-            self.state = "stopped"
-        self.done.set()
-
-    async def wait(self) -> None:
-        """Until the fill is over (at once when none runs)."""
-        if self._task is not None:
-            await self.done.wait()
 
     async def _run(self) -> None:
         store = self.store

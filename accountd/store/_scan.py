@@ -14,13 +14,13 @@ pauses between its slices, so that it takes at most half of the interpreter from
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from accountd.store._background import BackgroundPass
 from accountd.store.base import StoreError
 from accountd.types import AccountKey
 
@@ -40,37 +40,15 @@ ADOPT = 512
 PAGE = 1000
 
 
-class Scan:
+class Scan(BackgroundPass):
     def __init__(self, store: DirectoryStore) -> None:
+        super().__init__()
         self.store = store
-        self._task: asyncio.Task[None] | None = None
-        self.done = asyncio.Event()
         self.counters = {"scanned_files": 0, "read_files": 0}
-        self.state = "idle"
-        self._halt = False
 
     def start(self) -> None:
-        self._halt = False
         self.store.files.seen = 0
-        self.done = asyncio.Event()
-        self.state = "running"
-        self._task = asyncio.create_task(self._run(), name=f"accountd-scan:{self.store.root}")
-
-    async def stop(self) -> None:
-        self._halt = True  # a chunk running in the thread returns at its next heartbeat
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self.state == "running":
-            self.state = "stopped"
-        self.done.set()
-
-    async def wait(self) -> None:
-        """Until the scan is over (at once when none runs)."""
-        if self._task is not None:
-            await self.done.wait()
+        self._begin(f"accountd-scan:{self.store.root}")
 
     def stats(self) -> dict[str, int | str]:
         return {**self.counters, "scan": self.state}
