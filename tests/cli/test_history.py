@@ -24,35 +24,11 @@ from accountd.natsserver import NatsServer, free_port
 from accountd.server import Server
 from cli.helpers import Cli
 from harness import NatsFactory, operator_mode_config
+from nsc.test_layout import nsc_tree
 
 VECTORS = Path(__file__).parent.parent / "vectors" / "signing"
 SUMMARY = json.loads((VECTORS / "summary.json").read_text())
 LIMIT_ERROR = "maximum account active connections exceeded"
-
-
-def signing_home(root: Path) -> Path:
-    """An nsc home made of the signing vectors: operator OP (with its signing key), SYS, A."""
-    op = root / "stores" / "OP"
-    files = {
-        op / ".nsc": '{"managed":false,"name":"OP","kind":"operator","version":"1"}',
-        op / "OP.jwt": (VECTORS / "operator.jwt").read_text().strip(),
-        op / "accounts" / "SYS" / "SYS.jwt": (VECTORS / "SYS.jwt").read_text().strip(),
-        op / "accounts" / "SYS" / "users" / "sys.jwt": (VECTORS / "sys.jwt").read_text().strip(),
-        op / "accounts" / "A" / "A.jwt": (VECTORS / "A.jwt").read_text().strip(),
-        op / "accounts" / "A" / "users" / "U.jwt": (VECTORS / "U.jwt").read_text().strip(),
-    }
-    for entry in ("operator", "operator_signing_key", "account", "account_signing_key", "system_account",
-                  "user", "system_user"):
-        pub, seed = SUMMARY[entry]["public_key"], SUMMARY[entry]["seed"]
-        files[root / "keys" / "keys" / pub[0] / pub[1:3] / f"{pub}.nk"] = seed
-    for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        path.chmod(0o600)
-    for d in [root / "keys", *(root / "keys").rglob("*")]:
-        if d.is_dir():
-            d.chmod(0o700)
-    return root
 
 
 async def _open(url: str, creds: Path, n: int) -> tuple[list[Any], str | None]:
@@ -86,7 +62,7 @@ async def _limit_becomes(url: str, creds: Path, limit: int) -> None:
 
 @pytest.fixture
 async def served(tmp_path: Path, nats_factory: NatsFactory) -> AsyncIterator[tuple[Cli, str, NatsServer]]:
-    home = signing_home(tmp_path / "home")
+    home = nsc_tree(tmp_path / "home", "signing")
     nats_port = free_port()
     settings = Settings(listen=f"127.0.0.1:{free_port()}", operator=str(VECTORS / "operator.jwt"), store="memory:",
                         nats=[f"nats://127.0.0.1:{nats_port}"], creds=str(VECTORS / "sys.creds"))

@@ -17,22 +17,25 @@ def mode(p: Path) -> int:
     return stat.S_IMODE(p.stat().st_mode)
 
 
-def nsc_tree(root: Path) -> Path:
-    """An nsc data directory built by hand from the Go-made vectors, laid out as nsc lays it out."""
-    summary = json.loads((VECTORS / "summary.json").read_text())
+def nsc_tree(root: Path, vector_set: str = "basic") -> Path:
+    """An nsc data directory built by hand from a set of Go-made vectors (every seed of its
+    summary in the keystore), laid out as nsc lays it out."""
+    vectors = VECTORS.parent / vector_set
+    summary = json.loads((vectors / "summary.json").read_text())
     op = root / "stores" / "OP"
     files = {
         op / ".nsc": '{"managed":false,"name":"OP","kind":"operator","version":"1"}',
-        op / "OP.jwt": (VECTORS / "operator.jwt").read_text().strip(),
-        op / "accounts" / "SYS" / "SYS.jwt": (VECTORS / "SYS.jwt").read_text().strip(),
-        op / "accounts" / "SYS" / "users" / "sys.jwt": (VECTORS / "sys.jwt").read_text().strip(),
-        op / "accounts" / "A" / "A.jwt": (VECTORS / "A.jwt").read_text().strip(),
-        op / "accounts" / "A" / "users" / "U.jwt": (VECTORS / "U.jwt").read_text().strip(),
-        root / "keys" / "creds" / "OP" / "A" / "U.creds": (VECTORS / "U.creds").read_text(),
+        op / "OP.jwt": (vectors / "operator.jwt").read_text().strip(),
+        op / "accounts" / "SYS" / "SYS.jwt": (vectors / "SYS.jwt").read_text().strip(),
+        op / "accounts" / "SYS" / "users" / "sys.jwt": (vectors / "sys.jwt").read_text().strip(),
+        op / "accounts" / "A" / "A.jwt": (vectors / "A.jwt").read_text().strip(),
+        op / "accounts" / "A" / "users" / "U.jwt": (vectors / "U.jwt").read_text().strip(),
+        root / "keys" / "creds" / "OP" / "A" / "U.creds": (vectors / "U.creds").read_text(),
     }
-    for entity in ("operator", "account", "system_account", "user", "system_user"):
-        pub, seed = summary[entity]["public_key"], summary[entity]["seed"]
-        files[root / "keys" / "keys" / pub[0] / pub[1:3] / f"{pub}.nk"] = seed
+    for entry in summary.values():
+        if isinstance(entry, dict) and "seed" in entry:
+            pub = entry["public_key"]
+            files[root / "keys" / "keys" / pub[0] / pub[1:3] / f"{pub}.nk"] = entry["seed"]
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
