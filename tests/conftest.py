@@ -17,7 +17,7 @@ from harness import NatsFactory, VectorSet, load_vectors
 from serving import Running, StartServer
 from world import World
 
-pytest_plugins = ["leakcheck"]
+pytest_plugins = ["leakcheck", "tlsfiles"]
 
 
 @pytest.fixture(scope="session")

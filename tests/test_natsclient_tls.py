@@ -10,13 +10,8 @@ import pytest
 from accountd.natsclient import NatsConnectError, NatsTLS, NatsTLSError, connect
 from accountd.natsserver import NatsServer
 from harness import NatsFactory, operator_mode_config
-from tlsfiles import TLSFiles, make_tls, tls_url
+from tlsfiles import TLSFiles, tls_url
 from world import World
-
-
-@pytest.fixture
-def tls(tmp_path: Path) -> TLSFiles:
-    return make_tls(tmp_path / "tls")
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Certificates made by the test (``trustme``) and the nats-server ``tls {}`` block that uses them.
 
 One CA signs the server's certificate (for ``127.0.0.1`` and ``localhost``) and a client's; a second
-CA signs nothing the server knows, to show what an untrusted certificate looks like.
+CA signs nothing the server knows, to show what an untrusted certificate looks like. Loaded by
+tests/conftest.py as a plugin: the ``tls`` fixture gives a test its own set.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import trustme
 
 from accountd.natsclient import NatsTLS
@@ -70,6 +72,11 @@ class TLSFiles:
     def cli_args(self) -> list[str]:
         return ["--nats-tls-ca", str(self.ca), "--nats-tls-cert", str(self.client_cert),
                 "--nats-tls-key", str(self.client_key)]
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> TLSFiles:
+    return make_tls(tmp_path / "tls")
 
 
 def make_tls(directory: Path) -> TLSFiles:

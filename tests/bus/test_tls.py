@@ -17,7 +17,7 @@ from accountd.natsclient import connect, flushed
 from accountd.natsserver import NatsServer
 from harness import NatsFactory, operator_mode_config
 from serving import StartServer
-from tlsfiles import TLSFiles, make_tls, tls_url
+from tlsfiles import TLSFiles, tls_url
 from world import World
 
 
@@ -34,11 +34,6 @@ class _Records(logging.Handler):
         if self.text in record.getMessage():
             self.records.append(record)
             self.arrived.set()
-
-
-@pytest.fixture
-def tls(tmp_path: Path) -> TLSFiles:
-    return make_tls(tmp_path / "tls")
 
 
 @pytest.fixture

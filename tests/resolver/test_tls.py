@@ -15,15 +15,10 @@ from accountd.cli import main
 from accountd.natsserver import NatsServer
 from accountd.resolver import FleetDaemon, Resolver
 from serving import StartServer
-from tlsfiles import TLSFiles, make_tls, tls_url
+from tlsfiles import TLSFiles, tls_url
 from world import World
 
 from .helpers import full_resolver, nats_server
-
-
-@pytest.fixture
-def tls(tmp_path: Path) -> TLSFiles:
-    return make_tls(tmp_path / "tls")
 
 
 @pytest.fixture

@@ -12,13 +12,8 @@ from accountd.natsclient import NatsTLS
 from accountd.natsserver import NatsServer
 from accountd.store import KVStore, StoreError, open_store
 from harness import NatsFactory, operator_mode_config
-from tlsfiles import TLSFiles, make_tls, tls_url
+from tlsfiles import TLSFiles, tls_url
 from world import World
-
-
-@pytest.fixture
-def tls(tmp_path: Path) -> TLSFiles:
-    return make_tls(tmp_path / "tls")
 
 
 @pytest.fixture
