@@ -64,6 +64,16 @@ class _Account:
         else:
             fail(f"account {text!r} is neither an account of operator {opdir.name!r} nor an account key",
                  "known accounts: " + (", ".join(opdir.accounts()) or "none"), code="not_found")
+        self.local_iat = opdir.account(self.name).claims.iat if self.name else 0
+        """The iat of the home's copy (0 when the home does not hold the account)."""
+
+
+def _read_home(home: Path | None, operator: str | None, account: str) -> tuple[Home, OperatorClaims, _Account]:
+    """The home, its operator's claims and the account the command is about, read under the home's lock."""
+    h = open_home(home)
+    with h.reading():
+        opdir = h.pick_operator(operator)
+        return h, opdir.operator().claims, _Account(opdir, account)
 
 
 def _remote(op: OperatorClaims, url: str | None, timeout: float, token_file: str | None, as_json: bool) -> HttpRemote:
@@ -115,11 +125,7 @@ def _history_text(doc: dict[str, Any]) -> str:
 def history(account: str, operator: str | None, url: str | None, timeout: float, admin_token_file: str | None,
             limit: int, as_json: bool, home: Path | None) -> None:
     """The versions accountd keeps of an account, newest first: when, how it arrived, who signed it."""
-    h = open_home(home)
-    with h.reading():
-        opdir = h.pick_operator(operator)
-        op = opdir.operator().claims
-        who = _Account(opdir, account)
+    _, op, who = _read_home(home, operator, account)
     remote = _remote(op, url, timeout, admin_token_file, as_json)
     doc = {"account": who.key, "versions": _versions(remote, who.key, as_json, limit)}
     emit(doc, as_json, _history_text)
@@ -133,11 +139,7 @@ def history(account: str, operator: str | None, url: str | None, timeout: float,
 def diff(account: str, operator: str | None, url: str | None, timeout: float, admin_token_file: str | None,
          from_rev: int | None, to_rev: int | None, as_json: bool, home: Path | None) -> None:
     """What changed in an account between two of its versions: limits, exports, imports, keys, revocations, tags."""
-    h = open_home(home)
-    with h.reading():
-        opdir = h.pick_operator(operator)
-        op = opdir.operator().claims
-        who = _Account(opdir, account)
+    _, op, who = _read_home(home, operator, account)
     remote = _remote(op, url, timeout, admin_token_file, as_json)
     query = "&".join(f"{k}={v}" for k, v in (("from", from_rev), ("to", to_rev)) if v is not None)
     doc = _admin(remote, f"/-/accounts/{who.key}/diff" + (f"?{query}" if query else ""), as_json)
@@ -173,12 +175,8 @@ def rollback(account: str, operator: str | None, url: str | None, timeout: float
     """Go back to an earlier version: its claims, re-issued with a fresh iat, pushed, and written into the home."""
     if as_json and not yes:
         raise click.UsageError("--json needs --yes (there is nobody to ask)")
-    h = open_home(home)
-    with h.reading():
-        opdir = h.pick_operator(operator)
-        op = opdir.operator().claims
-        who = _Account(opdir, account)
-        local_iat = opdir.account(who.name).claims.iat if who.name else 0
+    h, op, who = _read_home(home, operator, account)
+    opdir = who.opdir
     remote = _remote(op, url, timeout, admin_token_file, as_json)
     versions = _versions(remote, who.key, as_json)
     target = next((v for v in versions if v.get("revision") == to_rev), None)
@@ -190,7 +188,7 @@ def rollback(account: str, operator: str | None, url: str | None, timeout: float
     current = versions[0]
     old = decode_account(str(target["jwt"]))
     claims = AccountClaims.from_go(old.to_go())
-    previous = max(local_iat, *(_issued_iat(str(v.get("jwt", ""))) for v in versions))
+    previous = max(who.local_iat, *(_issued_iat(str(v.get("jwt", ""))) for v in versions))
     with h.lock():
         token = sign(claims, _signer(h, op, old), previous)
         new = decode_account(token)
