@@ -15,6 +15,7 @@ import asyncio
 import logging
 from typing import Any
 
+from accountd import tasks
 from accountd.bus.connection import Bus
 from accountd.bus.subjects import CLAIMS_DELETE, claims_update
 from accountd.errors import Unavailable
@@ -156,12 +157,8 @@ class Notifier:
             await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await tasks.stop(self._task)
+        self._task = None
 
     def stats(self) -> dict[str, Any]:
         return {

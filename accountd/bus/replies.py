@@ -13,21 +13,9 @@ from collections.abc import Callable
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-__all__ = ["NoResponders", "collect_replies", "wait_event"]
+from accountd.tasks import wait_event
 
-
-async def wait_event(event: asyncio.Event, timeout: float) -> bool:
-    """Wait for ``event`` at most ``timeout`` seconds; True if it was set.
-
-    Not ``asyncio.wait_for``: on Python 3.11 it can swallow a cancellation that arrives while the
-    event is being set (observed: a task looping on it never stopped; fixed in 3.12).
-    """
-    try:
-        async with asyncio.timeout(timeout):
-            await event.wait()
-    except TimeoutError:
-        return False
-    return True
+__all__ = ["NoResponders", "collect_replies"]
 
 
 class NoResponders(Exception):

@@ -43,7 +43,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from accountd.bus.replies import wait_event
+from accountd import tasks
 from accountd.monitor.events import AuthErrorEvent, Event
 from accountd.monitor.monitor import Monitor, collect_replies
 from accountd.natsclient import flushed
@@ -130,9 +130,7 @@ class Alerts:
             self._remove()
             self._remove = None
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await tasks.stop(self._task)
             self._task = None
         if self._sub is not None:
             with contextlib.suppress(Exception):
@@ -156,7 +154,7 @@ class Alerts:
         last_round = -float("inf")
         while True:
             # Not asyncio.wait_for: on 3.11 it can swallow stop()'s cancel when the event is set meanwhile.
-            await wait_event(self._wake, self.settings.interval)
+            await tasks.wait_event(self._wake, self.settings.interval)
             self._wake.clear()
             nc = self.monitor.nc
             if nc is not None and nc.is_connected and self.clock() - last_round >= self.settings.health_interval:

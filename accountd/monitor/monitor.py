@@ -19,6 +19,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from prometheus_client import CollectorRegistry
 
+from accountd import tasks
 from accountd.bus.replies import NoResponders
 from accountd.bus.replies import collect_replies as bus_collect_replies
 from accountd.monitor.drill import account_connections, server_detail
@@ -169,9 +170,7 @@ class Monitor:
     async def stop(self) -> None:
         """Unsubscribe and stop pinging; the connection stays open (it is the caller's)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await tasks.stop(self._task)
             self._task = None
         for sub in self._subs:
             with contextlib.suppress(Exception):

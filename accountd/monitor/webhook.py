@@ -13,7 +13,6 @@ up after ``attempts`` tries. The body::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from typing import Any
 
 import aiohttp
 
+from accountd import tasks
 from accountd.monitor.alerts import Alert
 
 __all__ = ["Webhook"]
@@ -62,9 +62,7 @@ class Webhook:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await tasks.stop(self._task)
             self._task = None
 
     async def _run(self) -> None:

@@ -12,7 +12,6 @@ NATS connection is up. What a round keeps is bounded: the counts of every accoun
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -25,12 +24,12 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from accountd import tasks
 from accountd.claims import KeyPair, Trust
 from accountd.natsclient import NatsTLS
 from accountd.resolver.errors import AccountNotFound, ResolverError
 from accountd.resolver.fleet import FleetReport, Status, compare
 from accountd.resolver.repair import Repair, Repairer
-from accountd.resolver.replies import wait_event
 from accountd.resolver.resolver import Resolver
 from accountd.resolver.walk import PAGE, FleetWalk, accountd_lists
 
@@ -110,10 +109,7 @@ class FleetDaemon:
         self._task = asyncio.create_task(self._loop(), name="fleet-loop")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await tasks.stop(self._task)
         if self._runner is not None:
             await self._runner.cleanup()
         await self.resolver.close()
@@ -138,7 +134,7 @@ class FleetDaemon:
                     self.last_error = str(exc) or type(exc).__name__
                     log.exception("fleet round failed")
             self._kick.clear()
-            await wait_event(self._kick, self.interval)
+            await tasks.wait_event(self._kick, self.interval)
 
     # ------------------------------------------------------------------------------ one round
 

@@ -16,6 +16,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from accountd import tasks
 from accountd.bus.connection import Bus
 from accountd.bus.subjects import CLAIMS_UPDATE_ALL, CLAIMS_UPDATE_REQ_ALL
 from accountd.natsclient import NatsTLS, flushed
@@ -79,10 +80,7 @@ class UpdateFeed:
         return self.live
 
     async def close(self) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
+        await tasks.stop(self._watch)
         if self._bus is not None:
             await self._bus.close()
         else:

@@ -12,9 +12,9 @@ from typing import Any
 
 from nats.aio.msg import Msg
 
-from accountd.bus.replies import NoResponders, collect_replies, wait_event
+from accountd.bus.replies import NoResponders, collect_replies
 
-__all__ = ["Envelope", "NoResponders", "collect_replies", "from_all", "parse_envelope", "wait_event"]
+__all__ = ["Envelope", "NoResponders", "collect_replies", "from_all", "parse_envelope"]
 
 
 @dataclass(frozen=True, slots=True)

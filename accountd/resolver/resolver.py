@@ -17,7 +17,6 @@ stale copy is served when the account server cannot be reached. Expired accounts
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import time
@@ -29,6 +28,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from prometheus_client import CollectorRegistry
 
+from accountd import tasks
 from accountd.bus.subjects import account_from_subject
 from accountd.claims import (
     AccountClaims,
@@ -47,7 +47,6 @@ from accountd.resolver.errors import AccountNotFound, FetchFailed, InvalidAccoun
 from accountd.resolver.feed import UPDATE_SUBJECTS, UpdateFeed
 from accountd.resolver.fetch import Fetched, Fetcher, HttpFetcher, NatsFetcher
 from accountd.resolver.metrics import ResolverCollector, ResolverStats
-from accountd.resolver.replies import wait_event
 from accountd.resolver.updates import Verdict, judge_update
 
 __all__ = ["UPDATE_SUBJECTS", "EvictCallback", "Resolver", "UpdateCallback"]
@@ -160,8 +159,7 @@ class Resolver:
         if self._revalidating is not None:
             self._revalidating.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await tasks.stop(task)
         self._tasks.clear()
         if self.feed is not None:
             await self.feed.close()
@@ -441,7 +439,7 @@ class Resolver:
             nxt = self.cache.next_expiry()
             delay = 1.0 if nxt is None else min(1.0, max(0.0, nxt - self.clock()) + 0.01)
             self._wake.clear()
-            await wait_event(self._wake, delay)
+            await tasks.wait_event(self._wake, delay)
             for entry in self.cache.expired(self.clock()):
                 await self._evicted(entry, "expired")
 

@@ -9,7 +9,8 @@ sets ``done``/``failed`` and the ``done`` event itself.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+
+from accountd import tasks
 
 __all__ = ["BackgroundPass"]
 
@@ -36,9 +37,7 @@ class BackgroundPass:
     async def stop(self) -> None:
         self._halt = True  # a slice running in the thread returns at its next check
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await tasks.stop(self._task)
             self._task = None
         self._stopped()
         if self.state == "running":

@@ -19,6 +19,7 @@ from contract import A, B, C, PersistentContract, Reopen, StoreContract, jwt, ke
 from contract_history import HistoryContract, Make, PersistentHistoryContract, SearchContract
 from storm import check_history, storm
 
+from accountd import tasks
 from accountd.store import DirectoryStore, Store, StoreError
 from accountd.store._files import JwtFiles
 from accountd.store._sql import Database
@@ -50,12 +51,8 @@ async def crash(store: Store, *, flush: bool = True) -> None:
         await store.flush()
     await store.scan.stop()
     await store.backfill.stop()
-    tasks = [store._writer, store.mirror._task]
-    for task in tasks:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    for task in (store._writer, store.mirror._task):
+        await tasks.stop(task)
     store._writer = store.mirror._task = None
     for executor in (store._executor, store.mirror._executor, store._searcher):
         if executor is not None:  # a commit in flight lands, as it would have on the disk

@@ -36,6 +36,7 @@ from typing import Any
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from accountd import tasks
 from accountd.store.base import Record
 from accountd.store.kv.bucket import Bucket, decode, publishes, retry
 from accountd.store.kv.index import Revisions
@@ -116,9 +117,7 @@ class Outbox:
 
     async def close(self) -> None:
         if self._keeper is not None:
-            self._keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._keeper
+            await tasks.stop(self._keeper)
             self._keeper = None
         await self.release()  # let another instance publish these now, not after ack_wait
 

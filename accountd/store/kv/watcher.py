@@ -19,6 +19,7 @@ from typing import Any
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from accountd import tasks
 from accountd.store.kv.bucket import Bucket, describe, is_deleted
 from accountd.types import AccountKey
 
@@ -63,9 +64,7 @@ class Watcher:
     async def stop(self) -> None:
         self._running = False
         if self._guard is not None:
-            self._guard.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._guard
+            await tasks.stop(self._guard)
             self._guard = None
         if self.consumer and self.bucket.connected:
             with contextlib.suppress(Exception):
