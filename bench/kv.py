@@ -84,7 +84,7 @@ async def _start_instances(
         proc = subprocess.Popen([
             sys.executable, "-m", "accountd", "serve", "--listen", f"127.0.0.1:{port}", "--store", store,
             "--operator", str(root / "operator.jwt"), "--nats", ",".join(cluster.urls),
-            "--creds", str(root / "sys.creds"), "--log-level", "warning"])
+            "--creds", str(root / "sys.creds"), "--log-level", "warning", "--write-rate", "0"])
         running.append((f"http://127.0.0.1:{port}", proc))
     async with aiohttp.ClientSession() as http:
         for url, proc in running:

@@ -31,7 +31,7 @@ def _serve(
     port: int, store: str, operator: Path, nats_urls: list[str] | None, sys_creds: Path
 ) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "accountd", "serve", "--listen", f"127.0.0.1:{port}", "--store", store,
-           "--operator", str(operator), "--log-level", "error"]
+           "--operator", str(operator), "--log-level", "error", "--write-rate", "0"]
     if nats_urls:
         cmd += ["--nats", ",".join(nats_urls), "--creds", str(sys_creds)]
     return subprocess.Popen(cmd)

@@ -119,7 +119,7 @@ async def startup(urls: list[str], kv_creds: Path, root: Path, operator_seed: st
     proc = subprocess.Popen([
         sys.executable, "-m", "accountd", "serve", "--listen", f"127.0.0.1:{port}",
         "--store", f"nats-kv://startup?creds={kv_creds}", "--operator", str(root / "operator.jwt"),
-        "--nats", ",".join(urls), "--creds", str(root / "sys.creds"), "--log-level", "warning"])
+        "--nats", ",".join(urls), "--creds", str(root / "sys.creds"), "--log-level", "warning", "--write-rate", "0"])
     try:
         pub, jwt = random.choice(pairs)
         async with aiohttp.ClientSession() as http:

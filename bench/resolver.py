@@ -116,7 +116,7 @@ async def run(args: argparse.Namespace) -> list[tuple[str, str, str]]:
         accountd = subprocess.Popen(
             [sys.executable, "-m", "accountd", "serve", "--listen", f"127.0.0.1:{port}", "--store", "memory:",
              "--operator", str(root / "operator.jwt"), "--nats", server.url, "--creds", str(world.creds),
-             "--log-level", "warning"],
+             "--log-level", "warning", "--write-rate", "0"],
         )  # fmt: skip
         try:
             await wait_healthy(url, accountd)

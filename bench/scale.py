@@ -13,7 +13,8 @@ For each size (accounts in one store) and store kind:
    then VmRSS and VmHWM of the accountd process (and any children).
 4. **Durable POSTs**: ``wrk -t1 -c32`` for 20 s, each request a new version (newer ``iat``,
    re-signed by the operator) of a random stored account, each JWT sent once; answers other
-   than 200 are counted (they should be 0).
+   than 200 are counted (they should be 0). accountd runs with ``--write-rate 0``: wrk is one client
+   address, and the per-client write limit would otherwise be what is measured.
 
 Prints a Markdown table and a comparison with the targets at the largest size (1,000,000 by
 default), writes both to ``<work>/results.md`` and the raw figures to ``<work>/results.json``.
@@ -102,7 +103,7 @@ class Server:
 
     def start(self) -> None:
         cmd = [*ACCOUNTD, "serve", "--listen", f"127.0.0.1:{self.port}", "--store", self.spec,
-               "--operator", str(self.operator), "--log-level", "warning", *self.extra]
+               "--operator", str(self.operator), "--log-level", "warning", "--write-rate", "0", *self.extra]
         out = open(self.log, "ab")  # noqa: SIM115 - the child holds it
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

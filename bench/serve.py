@@ -184,7 +184,8 @@ async def main() -> None:
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([sys.executable, "-m", "accountd", "serve", "--listen", f"127.0.0.1:{port}",
                              "--store", str(root / "store"), "--operator", str(root / "operator.jwt"),
-                             "--nats", ns.url, "--creds", str(root / "sys.creds"), "--log-level", "warning"])
+                             "--nats", ns.url, "--creds", str(root / "sys.creds"), "--log-level", "warning",
+                             "--write-rate", "0"])
     try:
         async with aiohttp.ClientSession() as http:
             for _ in range(200):

@@ -85,6 +85,13 @@ class Notifier:
 
     async def _drain_page(self) -> tuple[int, bool]:
         """Publish one page of the outbox; (how many were published, whether the page was full)."""
+        if self.bus is None or not self.bus.connected or self.bus.nc is None:
+            counted = self.store.stats().get("pending")
+            if isinstance(counted, int):  # nowhere to publish: count the backlog, read none of it
+                self.depth = counted
+                if not counted:
+                    self._idle.set()
+                return 0, False
         try:
             pending = await self.store.pending(limit=self.page)
         except StoreError as exc:

@@ -8,7 +8,7 @@ from typing import Any
 
 import nats
 
-from accountd.bus.notifier import PAGE
+from accountd.bus.notifier import PAGE, Notifier
 from accountd.natsclient import flushed
 from accountd.store import SQLiteStore
 from accountd.types import JWT, AccountKey
@@ -72,3 +72,25 @@ async def test_a_backlog_left_while_nats_was_down_is_published_in_pages(
             break
         await asyncio.sleep(0.05)
     assert await pending(limit=None) == []
+
+
+async def test_without_nats_the_backlog_is_counted_and_never_read(tmp_path: Path) -> None:
+    """Nowhere to publish: every round costs a counter, not a page of JWTs read and decoded."""
+    store = SQLiteStore(tmp_path / "accounts.db")
+    await store.open()
+    try:
+        await asyncio.gather(*(store.put(key(n), JWT(f"e30.{n}.c2ln")) for n in range(25)))
+        reads: list[int | None] = []
+        pending = store.pending
+
+        async def observed(*, limit: int | None = None) -> Any:
+            reads.append(limit)
+            return await pending(limit=limit)
+
+        store.pending = observed  # type: ignore[method-assign]
+        notifier = Notifier(store, None)
+        assert await notifier.drain() == 0
+        assert notifier.depth == 25 and reads == []
+        assert await notifier.flush(timeout=0.2) is False
+    finally:
+        await store.close()
