@@ -15,6 +15,8 @@ import trustme
 
 from accountd.natsclient import NatsTLS
 from accountd.natsserver import NatsServer
+from harness import NatsFactory, operator_mode_config
+from world import World
 
 __all__ = ["TLSFiles", "make_tls", "tls_url"]
 
@@ -77,6 +79,20 @@ class TLSFiles:
 @pytest.fixture
 def tls(tmp_path: Path) -> TLSFiles:
     return make_tls(tmp_path / "tls")
+
+
+@pytest.fixture
+def world_files(tmp_path: Path, world: World) -> dict[str, Path]:
+    """The test's world (operator, system account, their creds) written under ``tmp_path/world``."""
+    return world.write(tmp_path / "world")
+
+
+@pytest.fixture
+def tls_server(nats_factory: NatsFactory, world: World, world_files: dict[str, Path], tls: TLSFiles) -> NatsServer:
+    """A nats-server in operator mode (memory resolver with the system account) that requires TLS
+    and verifies client certificates against the ``tls`` CA."""
+    return nats_factory(operator_mode_config(world_files["operator"], world.sys.pub, "MEMORY",
+                                             {world.sys.pub: world.sys.jwt}, tls.server_block()))
 
 
 def make_tls(directory: Path) -> TLSFiles:

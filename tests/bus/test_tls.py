@@ -15,10 +15,8 @@ from nats.aio.msg import Msg
 
 from accountd.natsclient import connect, flushed
 from accountd.natsserver import NatsServer
-from harness import NatsFactory, operator_mode_config
 from serving import StartServer
 from tlsfiles import TLSFiles, tls_url
-from world import World
 
 
 class _Records(logging.Handler):
@@ -37,28 +35,18 @@ class _Records(logging.Handler):
 
 
 @pytest.fixture
-def files(tmp_path: Path, world: World) -> dict[str, Path]:
-    return world.write(tmp_path / "world")
-
-
-@pytest.fixture
-def server(nats_factory: NatsFactory, world: World, files: dict[str, Path], tls: TLSFiles) -> NatsServer:
-    return nats_factory(operator_mode_config(files["operator"], world.sys.pub, "MEMORY",
-                                             {world.sys.pub: world.sys.jwt}, tls.server_block()))
-
-
-@pytest.fixture
-async def sys_client(server: NatsServer, files: dict[str, Path], tls: TLSFiles) -> AsyncIterator[Client]:
-    nc = await connect([tls_url(server)], tls=tls.client(), timeout=10, user_credentials=str(files["sys_creds"]),
+async def sys_client(tls_server: NatsServer, world_files: dict[str, Path], tls: TLSFiles) -> AsyncIterator[Client]:
+    nc = await connect([tls_url(tls_server)], tls=tls.client(), timeout=10,
+                       user_credentials=str(world_files["sys_creds"]),
                        allow_reconnect=False, max_reconnect_attempts=1)
     yield nc
     await nc.close()
 
 
 async def test_serve_publishes_and_answers_sys_requests_over_tls(
-    start_server: StartServer, server: NatsServer, files: dict[str, Path], tls: TLSFiles, sys_client: Client
+    start_server: StartServer, tls_server: NatsServer, world_files: dict[str, Path], tls: TLSFiles, sys_client: Client
 ) -> None:
-    api = await start_server(nats=[tls_url(server)], creds=str(files["sys_creds"]), **tls.settings())
+    api = await start_server(nats=[tls_url(tls_server)], creds=str(world_files["sys_creds"]), **tls.settings())
     assert api.server.bus is not None and await api.server.bus.wait_connected(10)
     assert api.server.bus.nc is not None and api.server.bus.nc._server_info["tls_required"]
     updates: asyncio.Queue[Msg] = asyncio.Queue()
@@ -78,13 +66,14 @@ async def test_serve_publishes_and_answers_sys_requests_over_tls(
 
 
 async def test_serve_without_a_client_certificate_logs_why_and_keeps_serving_http(
-    start_server: StartServer, server: NatsServer, files: dict[str, Path], tls: TLSFiles,
+    start_server: StartServer, tls_server: NatsServer, world_files: dict[str, Path], tls: TLSFiles,
 ) -> None:
     seen = _Records("client certificate")
     logger = logging.getLogger("accountd.bus")
     logger.addHandler(seen)
     try:
-        api = await start_server(nats=[tls_url(server)], creds=str(files["sys_creds"]), nats_tls_ca=str(tls.ca))
+        api = await start_server(nats=[tls_url(tls_server)], creds=str(world_files["sys_creds"]),
+                                 nats_tls_ca=str(tls.ca))
         await asyncio.wait_for(seen.arrived.wait(), 15)
     finally:
         logger.removeHandler(seen)
