@@ -194,7 +194,7 @@ def render_status_page(state: MonitorState, *, base: str = "./", signout: bool =
     auth = state.auth_errors_view(limit=50)
     parts = {
         "css": _asset("status.css"),
-        "js": _asset("charts.js") + _asset("status.js"),
+        "js": _asset("common.js") + _asset("charts.js") + _asset("status.js"),
         "base": _e(base),
         "version": _e(__version__),
         "rendered": datetime.now(UTC).strftime("%H:%M:%S"),
@@ -219,7 +219,7 @@ def render_server_page(server_id: str, *, base: str = "../../../", signout: bool
     ``/-/monitor/servers/<id>`` and the server's history."""
     parts = {
         "css": _asset("status.css"),
-        "js": _asset("charts.js") + _asset("server.js"),
+        "js": _asset("common.js") + _asset("charts.js") + _asset("server.js"),
         "base": _e(base),
         "version": _e(__version__),
         "server": _e(server_id),

@@ -4,11 +4,7 @@
   var W = 320, H = 96, PAD = 4;
   var COLORS = ["#2f6fed", "#16a34a", "#c2780a", "#d13b3b", "#7c3aed", "#0891b2"];
 
-  function esc(v) {
-    return String(v === null || v === undefined ? "" : v).replace(/[&<>"']/g, function (c) {
-      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;" }[c];
-    });
-  }
+  var esc = window.accountd.e;
   function fmt(v, unit) {
     if (unit === "bytes") {
       var u = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0;

@@ -1,4 +1,5 @@
-// Helpers shared by the accounts pages (window.accountd); the status page has its own copy in status.js.
+// Helpers shared by every page (window.accountd): escaping, keys, times, tables, GET of a JSON route, the live indicator.
+// Loaded first; charts.js and each page's script use them.
 (function () {
   "use strict";
   var base = document.body.getAttribute("data-base") || "./";

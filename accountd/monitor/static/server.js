@@ -1,15 +1,10 @@
 // One server: STATSZ, routes, gateways, leafnodes, JetStream and health from /-/monitor/servers/<id>, with its charts.
 (function () {
   "use strict";
-  var base = document.body.getAttribute("data-base") || "./";
+  var A = window.accountd, e = A.e, get = A.get;
   var id = document.body.getAttribute("data-server");
   var C = window.accountdCharts, polls = 0;
 
-  function e(v) {
-    return String(v === null || v === undefined ? "" : v).replace(/[&<>"']/g, function (c) {
-      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;" }[c];
-    });
-  }
   function set(elId, html) { document.getElementById(elId).innerHTML = html; }
   function table(headers, rows, none) {
     var head = headers.map(function (h) { return "<th>" + e(h) + "</th>"; }).join("");
@@ -20,13 +15,6 @@
     return table(["Field", "Value"], pairs.map(function (p) {
       return '<tr data-field="' + e(p[0]) + '"><td>' + e(p[0]) + '</td><td class="num">' + e(p[1]) + "</td></tr>";
     }).join(""), "Not answered.");
-  }
-  function get(path) {
-    return fetch(base + path, { headers: { Accept: "application/json" }, cache: "no-store" }).then(function (r) {
-      if (r.status === 401) window.location.reload();
-      if (!r.ok) throw new Error(path.split("?")[0] + ": HTTP " + r.status);
-      return r.json();
-    });
   }
   function render(d, h) {
     var s = d.statsz, row = d.row || {};
@@ -74,12 +62,8 @@
         render(res[0], res[1]);
         polls += 1;
         document.body.setAttribute("data-polls", String(polls));
-        document.getElementById("live").setAttribute("data-state", "live");
-        document.getElementById("updated").textContent = "live · updated " + new Date().toISOString().slice(11, 19) + " UTC";
-      }).catch(function (err) {
-        document.getElementById("live").setAttribute("data-state", "error");
-        document.getElementById("updated").textContent = "cannot refresh: " + err.message;
-      });
+        A.live("live", "live · updated " + A.now());
+      }).catch(function (err) { A.live("error", "cannot refresh: " + err.message); });
   }
   poll();
   setInterval(poll, 5000);

@@ -1,14 +1,9 @@
 // Re-renders the status page from the /-/monitor/* JSON every 2 s (same markup as page.py).
 (function () {
   "use strict";
-  var base = document.body.getAttribute("data-base") || "./";
+  var A = window.accountd, base = A.base, e = A.e, shortKey = A.shortKey, clock = A.clock, empty = A.empty, get = A.get;
   var polls = 0;
 
-  function e(v) {
-    return String(v === null || v === undefined ? "" : v).replace(/[&<>"']/g, function (c) {
-      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;" }[c];
-    });
-  }
   function num(v) {
     if (v === null || v === undefined) return "—";
     var digits = Number.isInteger(v) || Math.abs(v) >= 100 ? 0 : 1;
@@ -22,8 +17,6 @@
       v = v / 1024;
     }
   }
-  function shortKey(k) { k = k || ""; return k.length <= 14 ? k : k.slice(0, 6) + "…" + k.slice(-4); }
-  function clock(iso) { return iso ? iso.slice(11, 19) : "—"; }
   function ago(s) {
     if (s < 1) return "just now";
     if (s < 120) return s.toFixed(0) + " s ago";
@@ -38,7 +31,6 @@
     if (name) return '<span title="' + e(key) + '">' + e(name) + "</span>";
     return '<span class="key" title="' + e(key) + '">' + (e(shortKey(key)) || "—") + "</span>";
   }
-  function empty(cols, text) { return '<tr class="empty"><td colspan="' + cols + '">' + e(text) + "</td></tr>"; }
 
   function serverRows(list) {
     if (!list.length) return empty(14, "No server has answered yet.");
@@ -138,13 +130,6 @@
       C.accountChart(accounts, "accounts", "Busiest accounts: connections");
   }
   function body(id, html) { document.querySelector("#" + id + " tbody").innerHTML = html; }
-  function get(path) {
-    return fetch(base + path, { headers: { Accept: "application/json" }, cache: "no-store" }).then(function (r) {
-      if (r.status === 401) window.location.reload();  // the session ended: the page asks to sign in again
-      if (!r.ok) throw new Error(path + ": HTTP " + r.status);
-      return r.json();
-    });
-  }
   function alertRows(list) {
     if (!list.length) return empty(4, "No alert is firing.");
     return list.map(function (al) {
@@ -153,9 +138,7 @@
     }).join("");
   }
   function alerts() {  // apart from the rest: a monitor served without alert rules answers 404 here
-    fetch(base + "-/monitor/alerts", { headers: { Accept: "application/json" }, cache: "no-store" }).then(function (r) {
-      return r.ok ? r.json() : null;
-    }).then(function (doc) {
+    get("-/monitor/alerts").catch(function () { return null; }).then(function (doc) {
       var card = document.getElementById("alerts-card");
       card.hidden = !doc;
       if (doc) body("alerts", alertRows(doc.alerts));
@@ -177,12 +160,8 @@
       tiles(res[1].totals, res[3].auth_errors[0]);
       polls += 1;
       document.body.setAttribute("data-polls", String(polls));
-      document.getElementById("live").setAttribute("data-state", "live");
-      document.getElementById("updated").textContent = "live · updated " + new Date().toISOString().slice(11, 19) + " UTC";
-    }).catch(function (err) {
-      document.getElementById("live").setAttribute("data-state", "error");
-      document.getElementById("updated").textContent = "cannot refresh: " + err.message;
-    });
+      A.live("live", "live · updated " + A.now());
+    }).catch(function (err) { A.live("error", "cannot refresh: " + err.message); });
   }
   refresh();
   alerts();
