@@ -24,15 +24,15 @@ from accountd.claims.keys import KeyPair, Role, public_role
 from accountd.claims.models import AccountClaims, ActivationClaims, Export
 from accountd.claims.subjects import contained_in
 from accountd.claims.validate import extract_jwt
+from accountd.cli.changing import changing_account
 from accountd.cli.claimopts import parse_time, validity_options
-from accountd.cli.common import account_option, nsc_command, open_home, operator_option, pick_account, waiting
+from accountd.cli.common import account_option, nsc_command, open_home, operator_option, pick_account
 from accountd.cli.describe import when
 from accountd.cli.generate import generate
 from accountd.cli.output import emit, fail, say, table
 from accountd.cli.revocations import revocations
 from accountd.nsc.atomic import write_atomic
 from accountd.nsc.home import Home
-from accountd.nsc.resign import resign_account
 from accountd.nsc.store import OperatorDir
 
 __all__ = ["activation_problems", "read_activation", "resolve_account_key"]
@@ -218,17 +218,13 @@ _which = (
 def add_activation(account: str | None, operator: str | None, subject: str | None, service: bool,
                    target_account: str, at: str | None, as_json: bool, home: Path | None) -> None:
     """Revoke the activations an account holds for an export (push the account afterwards)."""
-    h = open_home(home)
-    with h.writing(waiting) as tx:
-        opdir = h.pick_operator(operator)
-        account_name = pick_account(opdir, account)
-        c = opdir.account(account_name).claims
+    with changing_account(home, operator, account, validate=False) as change:
+        opdir, account_name, c = change.opdir, change.name, change.claims
         target = resolve_account_key(opdir, target_account, "--target-account", wildcard=True)
         export = _revocation_export(c, account_name, subject, service)
         stamp = (parse_time(at) if at else 0) or int(time.time())
         # Go's RevokeAt: a revocation already later than this one is kept.
         export.revocations[target] = max(stamp, export.revocations.get(target, 0))
-        resign_account(h, tx, opdir, account_name, c, opdir.operator().claims)
     stamp = export.revocations[target]
     doc = {"account": account_name, "export": export.subject, "kind": export.type, "target_account": target,
            "at": stamp}
@@ -246,17 +242,13 @@ def add_activation(account: str | None, operator: str | None, subject: str | Non
 def delete_activation(account: str | None, operator: str | None, subject: str | None, service: bool,
                       target_account: str, as_json: bool, home: Path | None) -> None:
     """Lift an activation revocation."""
-    h = open_home(home)
-    with h.writing(waiting) as tx:
-        opdir = h.pick_operator(operator)
-        account_name = pick_account(opdir, account)
-        c = opdir.account(account_name).claims
+    with changing_account(home, operator, account, validate=False) as change:
+        opdir, account_name, c = change.opdir, change.name, change.claims
         target = resolve_account_key(opdir, target_account, "--target-account", wildcard=True)
         export = _revocation_export(c, account_name, subject, service)
         if export.revocations.pop(target, None) is None:
             fail(f"{target} has no revocation in {export.type} export {export.subject!r} of account {account_name!r}",
                  f"see `accountd revocations list-activations --account {account_name}`", code="not_found")
-        resign_account(h, tx, opdir, account_name, c, opdir.operator().claims)
     doc = {"account": account_name, "export": export.subject, "kind": export.type, "target_account": target,
            "at": None}
     emit(doc, as_json, lambda _: f"lifted the activation revocation of {target} for {export.subject}")

@@ -10,6 +10,7 @@ import click
 from accountd.claims.keys import KeyPair, Role, create, load_seed, public_role
 from accountd.claims.models import ScopedSigningKey, UserPermissionLimits
 from accountd.claims.validate import Trust
+from accountd.cli.changing import changing_account
 from accountd.cli.claimopts import (
     apply_limits,
     apply_tags,
@@ -178,14 +179,9 @@ def edit_account(name: str | None, operator: str | None, sk: tuple[str, ...], rm
                  description: str | None, info_url: str | None, resign: bool, as_json: bool, home: Path | None,
                  **opts: Any) -> None:
     """Change an account's limits, signing keys, tags or validity, and re-sign it."""
-    h = open_home(home)
     resigned: list[dict[str, str]] = []
-    with h.writing(waiting) as tx:
-        opdir = h.pick_operator(operator)
-        op = opdir.operator()
-        name = pick_account(opdir, name)
-        acct = opdir.account(name)
-        c = acct.claims
+    with changing_account(home, operator, name, operator_first=True) as change:
+        h, tx, opdir, name, c = change.home, change.tx, change.opdir, change.name, change.claims
         changes = apply_limits(c.nats.limits, opts)
         for value in sk:
             key = _signing_key(value, Role.ACCOUNT, h, tx)
@@ -205,15 +201,14 @@ def edit_account(name: str | None, operator: str | None, sk: tuple[str, ...], rm
             c.nats.info_url = info_url
             changes.append("info_url")
         changes += apply_validity(c, opts) + apply_tags(c.nats.tags, opts)
-        require_valid(c, "account")
-        resign_account(h, tx, opdir, name, c, op.claims)
+        change.resign()  # before its users are re-signed, in the same transaction
         signers = set(c.nats.signing_key_ids()) | {c.sub}
         for user in opdir.users(name):
             u = opdir.user(name, user)
             if u.claims.iss in signers:
                 continue
             if resign:
-                resign_user(h, tx, opdir, name, c, op.claims, user, u.claims)
+                resign_user(h, tx, opdir, name, c, change.operator_claims, user, u.claims)
                 resigned.append({"kind": "user", "name": user})
             else:
                 say(f"warning: user {user} was signed by the removed key {u.claims.iss}; run again with --resign")
@@ -268,12 +263,8 @@ def edit_signing_key(account: str | None, operator: str | None, sk: str, role: s
     Templates may use {{name()}}, {{subject()}}, {{account-name()}}, {{account-subject()}},
     {{tag(x)}} and {{account-tag(x)}} in subjects; nats-server expands them at login.
     """
-    h = open_home(home)
-    with h.writing(waiting) as tx:
-        opdir = h.pick_operator(operator)
-        op = opdir.operator()
-        account_name = pick_account(opdir, account)
-        c = opdir.account(account_name).claims
+    with changing_account(home, operator, account, operator_first=True) as change:
+        opdir, account_name, c = change.opdir, change.name, change.claims
         if sk not in c.nats.signing_key_ids():
             fail(f"{sk} is not a signing key of account {account_name!r}",
                  f"add it first: `accountd edit account --name {account_name} --sk {sk}`", code="not_found")
@@ -296,6 +287,4 @@ def edit_signing_key(account: str | None, operator: str | None, sk: str, role: s
                 changes.append("description")
             changes += apply_permissions(scope.template, opts)
             c.nats.signing_keys[index] = scope
-        require_valid(c, "account")
-        resign_account(h, tx, opdir, account_name, c, op.claims)
     _done("account", account_name, c.sub, opdir.account_path(account_name), changes, [], as_json)

@@ -20,20 +20,12 @@ import click
 from accountd.claims.models import AccountClaims, Export, ServiceLatency
 from accountd.claims.subjects import export_overlaps
 from accountd.cli.add import add
+from accountd.cli.changing import changing_account
 from accountd.cli.claimopts import F, parse_duration_ns, stack
-from accountd.cli.common import (
-    account_option,
-    nsc_command,
-    open_home,
-    operator_option,
-    pick_account,
-    require_valid,
-    waiting,
-)
+from accountd.cli.common import account_option, nsc_command, operator_option
 from accountd.cli.delete import delete
 from accountd.cli.edit import edit
 from accountd.cli.output import emit, fail, say
-from accountd.nsc.resign import resign_account
 
 __all__ = ["export_doc", "kind_option", "pick_export"]
 
@@ -145,11 +137,11 @@ def _apply(e: Export, opts: dict[str, Any]) -> list[str]:
 
 
 def _check(claims: AccountClaims) -> None:
+    """Two exports of one kind must not contain each other (the structure check follows on re-signing)."""
     problems = export_overlaps(claims.nats.exports)
     if problems:
         fail(f"the account would be invalid: {problems[0]}",
              "export one of the subjects, or edit the existing export", code="invalid")
-    require_valid(claims, "account")
 
 
 def _report(account: str, claims: AccountClaims, path: Path, e: Export, changes: list[str], as_json: bool,
@@ -171,17 +163,13 @@ def _report(account: str, claims: AccountClaims, path: Path, e: Export, changes:
 def add_export(account: str | None, operator: str | None, subject: str, name: str | None, service: bool,
                private: bool, as_json: bool, home: Path | None, **opts: Any) -> None:
     """Add a stream or service export to an account and re-sign it."""
-    h = open_home(home)
-    with h.writing(waiting) as tx:
-        opdir = h.pick_operator(operator)
-        account_name = pick_account(opdir, account)
-        c = opdir.account(account_name).claims
+    with changing_account(home, operator, account) as change:
+        opdir, account_name, c = change.opdir, change.name, change.claims
         e = Export(name=name or subject, subject=subject, type="service" if service else "stream",
                    token_req=private, response_type="Singleton" if service else "")
         _apply(e, opts)
         c.nats.exports.append(e)
         _check(c)
-        resign_account(h, tx, opdir, account_name, c, opdir.operator().claims)
     visibility = "private" if private else "public"
     _report(account_name, c, opdir.account_path(account_name), e, [f"export+={subject}"], as_json,
             f"added {visibility} {e.type} export {e.name!r} ({subject}) to account {account_name}")
@@ -201,11 +189,8 @@ def edit_export(account: str | None, operator: str | None, subject: str, service
                 private: bool | None, rm_latency_sampling: bool, as_json: bool, home: Path | None,
                 **opts: Any) -> None:
     """Change an export (found by its subject) and re-sign the account."""
-    h = open_home(home)
-    with h.writing(waiting) as tx:
-        opdir = h.pick_operator(operator)
-        account_name = pick_account(opdir, account)
-        c = opdir.account(account_name).claims
+    with changing_account(home, operator, account) as change:
+        opdir, account_name, c = change.opdir, change.name, change.claims
         e = pick_export(c, account_name, subject, service)
         changes: list[str] = []
         if name is not None:
@@ -223,7 +208,6 @@ def edit_export(account: str | None, operator: str | None, subject: str, service
         if not changes:
             raise click.UsageError("nothing to change: give at least one option (see --help)")
         _check(c)
-        resign_account(h, tx, opdir, account_name, c, opdir.operator().claims)
     _report(account_name, c, opdir.account_path(account_name), e, changes, as_json,
             f"updated {e.type} export {subject} of account {account_name}: " + ", ".join(changes))
 
@@ -237,14 +221,10 @@ def edit_export(account: str | None, operator: str | None, subject: str, service
 def delete_export(account: str | None, operator: str | None, subject: str, service: bool | None,
                   as_json: bool, home: Path | None) -> None:
     """Delete an export (found by its subject) and re-sign the account; its importers lose it."""
-    h = open_home(home)
-    with h.writing(waiting) as tx:
-        opdir = h.pick_operator(operator)
-        account_name = pick_account(opdir, account)
-        c = opdir.account(account_name).claims
+    with changing_account(home, operator, account, validate=False) as change:
+        opdir, account_name, c = change.opdir, change.name, change.claims
         e = pick_export(c, account_name, subject, service)
         c.nats.exports.remove(e)
-        resign_account(h, tx, opdir, account_name, c, opdir.operator().claims)
     doc = {"account": account_name, "public_key": c.sub, "jwt_path": str(opdir.account_path(account_name)),
            "deleted": export_doc(e)}
     emit(doc, as_json, lambda _: f"deleted {e.type} export {subject} of account {account_name}")

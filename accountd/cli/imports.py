@@ -21,18 +21,10 @@ from accountd.claims.models import AccountClaims, Import
 from accountd.claims.subjects import contained_in
 from accountd.cli.activations import activation_problems, read_activation, resolve_account_key
 from accountd.cli.add import add
-from accountd.cli.common import (
-    account_option,
-    nsc_command,
-    open_home,
-    operator_option,
-    pick_account,
-    require_valid,
-    waiting,
-)
+from accountd.cli.changing import changing_account
+from accountd.cli.common import account_option, nsc_command, operator_option
 from accountd.cli.delete import delete
 from accountd.cli.output import emit, fail, say
-from accountd.nsc.resign import resign_account
 from accountd.nsc.store import OperatorDir
 
 __all__ = ["import_doc"]
@@ -106,11 +98,8 @@ def add_import(account: str | None, operator: str | None, src_account: str | Non
                                "drop --src-account, --remote-subject and --service")
     if token_file is None and not (src_account and remote_subject):
         raise click.UsageError("give --src-account and --remote-subject (a public export), or --token FILE")
-    h = open_home(home)
-    with h.writing(waiting) as tx:
-        opdir = h.pick_operator(operator)
-        account_name = pick_account(opdir, account)
-        c = opdir.account(account_name).claims
+    with changing_account(home, operator, account) as change:
+        opdir, account_name, c = change.opdir, change.name, change.claims
         token, act = "", None
         if token_file is not None:
             token, act = read_activation(token_file)
@@ -146,8 +135,6 @@ def add_import(account: str | None, operator: str | None, src_account: str | Non
         imp = Import(name=name or (act.name if act else "") or subject, subject=subject, account=source,
                      token=token, local_subject=local, type=kind, share=share, allow_trace=allow_trace)
         c.nats.imports.append(imp)
-        require_valid(c, "account")
-        resign_account(h, tx, opdir, account_name, c, opdir.operator().claims)
     doc = {"account": account_name, "public_key": c.sub, "jwt_path": str(opdir.account_path(account_name)),
            "import": import_doc(imp), "exporter": exporter_name, "checked": exporter is not None}
     emit(doc, as_json, lambda _: f"added {kind} import {subject!r} from {exporter_name or source} "
@@ -164,11 +151,8 @@ def add_import(account: str | None, operator: str | None, src_account: str | Non
 def delete_import(account: str | None, operator: str | None, subject: str, src_account: str | None,
                   as_json: bool, home: Path | None) -> None:
     """Delete an import (found by its subject) and re-sign the account."""
-    h = open_home(home)
-    with h.writing(waiting) as tx:
-        opdir = h.pick_operator(operator)
-        account_name = pick_account(opdir, account)
-        c = opdir.account(account_name).claims
+    with changing_account(home, operator, account, validate=False) as change:
+        opdir, account_name, c = change.opdir, change.name, change.claims
         source = resolve_account_key(opdir, src_account, "--src-account") if src_account else None
         found = [i for i in c.nats.imports if i.subject == subject and source in (None, i.account)]
         if not found:
@@ -181,7 +165,6 @@ def delete_import(account: str | None, operator: str | None, subject: str, src_a
                  f"({accounts})" if len({i.account for i in found}) > 1 else "", code="usage")
         imp = found[0]
         c.nats.imports.remove(imp)
-        resign_account(h, tx, opdir, account_name, c, opdir.operator().claims)
     doc = {"account": account_name, "public_key": c.sub, "jwt_path": str(opdir.account_path(account_name)),
            "deleted": import_doc(imp)}
     emit(doc, as_json, lambda _: f"deleted {imp.type} import {subject!r} of account {account_name}")

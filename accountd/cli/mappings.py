@@ -12,22 +12,12 @@ from pathlib import Path
 
 import click
 
-from accountd.claims.models import AccountClaims, WeightedMapping
+from accountd.claims.models import WeightedMapping
 from accountd.cli.add import add
-from accountd.cli.common import (
-    account_option,
-    nsc_command,
-    open_home,
-    operator_option,
-    pick_account,
-    require_valid,
-    waiting,
-)
+from accountd.cli.changing import changing_account
+from accountd.cli.common import account_option, nsc_command, operator_option
 from accountd.cli.delete import delete
 from accountd.cli.output import emit, fail
-from accountd.nsc.home import Home
-from accountd.nsc.resign import resign_account
-from accountd.nsc.store import OperatorDir
 
 __all__: list[str] = []
 
@@ -51,12 +41,6 @@ def _done(account: str, pub: str, path: Path, source: str, targets: list[Weighte
     emit(doc, as_json, lambda _: message)
 
 
-def _open(h: Home, operator: str | None, account: str | None) -> tuple[OperatorDir, str, AccountClaims]:
-    opdir = h.pick_operator(operator)
-    name = pick_account(opdir, account)
-    return opdir, name, opdir.account(name).claims
-
-
 @add.command("mapping", epilog=_SHAPE)
 @click.option("--from", "-f", "source", required=True, metavar="SUBJECT", help="The subject to map from.")
 @click.option("--to", "-t", "target", required=True, metavar="SUBJECT", help="A subject to map to.")
@@ -69,9 +53,8 @@ def _open(h: Home, operator: str | None, account: str | None) -> tuple[OperatorD
 def add_mapping(source: str, target: str, weight: int | None, cluster: str, account: str | None,
                 operator: str | None, as_json: bool, home: Path | None) -> None:
     """Add a weighted subject mapping to an account, or change the weight of one."""
-    h = open_home(home)
-    with h.writing(waiting) as tx:
-        opdir, name, c = _open(h, operator, account)
+    with changing_account(home, operator, account) as change:
+        opdir, name, c = change.opdir, change.name, change.claims
         entry = WeightedMapping(subject=target, weight=weight or 0, cluster=cluster)
         targets = c.nats.mappings.setdefault(source, [])
         for i, t in enumerate(targets):
@@ -87,8 +70,6 @@ def add_mapping(source: str, target: str, weight: int | None, cluster: str, acco
             fail(f"the weights of the mapping from {source!r}{_where(cluster)} would add up to {total}% ({parts}): "
                  "over 100%", f"lower --weight, or change or delete another entry (`accountd delete mapping "
                  f"--from {source} --to SUBJECT`)", code="invalid")
-        require_valid(c, "account")
-        resign_account(h, tx, opdir, name, c, opdir.operator().claims)
     _done(name, c.sub, opdir.account_path(name), source, targets,
           f"added mapping {source} -> {target}, weight {_weight(entry)}%{_where(cluster)} to account {name}", as_json)
 
@@ -104,9 +85,8 @@ def add_mapping(source: str, target: str, weight: int | None, cluster: str, acco
 def delete_mapping(source: str, target: str | None, cluster: str, account: str | None, operator: str | None,
                    as_json: bool, home: Path | None) -> None:
     """Remove a subject mapping (one --to entry, or all of a --from) from an account."""
-    h = open_home(home)
-    with h.writing(waiting) as tx:
-        opdir, name, c = _open(h, operator, account)
+    with changing_account(home, operator, account) as change:
+        opdir, name, c = change.opdir, change.name, change.claims
         targets = c.nats.mappings.get(source)
         if targets is None:
             fail(f"account {name!r} has no mapping from {source!r}",
@@ -123,7 +103,5 @@ def delete_mapping(source: str, target: str | None, cluster: str, account: str |
             c.nats.mappings[source] = targets
         else:
             del c.nats.mappings[source]
-        require_valid(c, "account")
-        resign_account(h, tx, opdir, name, c, opdir.operator().claims)
     what = f"{source} -> {target}" if target else f"every mapping of {source}"
     _done(name, c.sub, opdir.account_path(name), source, targets, f"deleted {what} from account {name}", as_json)

@@ -14,20 +14,12 @@ from typing import Any
 import click
 
 from accountd.claims.keys import Role, public_role
+from accountd.cli.changing import changing_account
 from accountd.cli.claimopts import parse_time
-from accountd.cli.common import (
-    JsonGroup,
-    account_option,
-    nsc_command,
-    open_home,
-    operator_option,
-    pick_account,
-    waiting,
-)
+from accountd.cli.common import JsonGroup, account_option, nsc_command, open_home, operator_option, pick_account
 from accountd.cli.describe import when
 from accountd.cli.output import emit, fail, table
 from accountd.cli.root import main
-from accountd.nsc.resign import resign_account
 from accountd.nsc.store import OperatorDir
 
 __all__ = ["revocations"]
@@ -69,16 +61,13 @@ _who = (
 def add_user(account: str | None, operator: str | None, name: str | None, user_public_key: str | None,
              at: str | None, as_json: bool, home: Path | None) -> None:
     """Revoke a user (or all users issued so far with --user-public-key '*')."""
-    h = open_home(home)
-    with h.writing(waiting) as tx:
-        opdir = h.pick_operator(operator)
-        account_name = pick_account(opdir, account)
-        key, user = _target(opdir, account_name, name, user_public_key)
-        acct = opdir.account(account_name)
+    with changing_account(home, operator, account, validate=False) as change:
+        account_name = change.name
+        key, user = _target(change.opdir, account_name, name, user_public_key)
+        c = change.claims
         stamp = parse_time(at) if at else int(time.time())
-        acct.claims.nats.revocations[key] = stamp or int(time.time())
-        resign_account(h, tx, opdir, account_name, acct.claims, opdir.operator().claims)
-    stamp = acct.claims.nats.revocations[key]
+        c.nats.revocations[key] = stamp or int(time.time())
+    stamp = c.nats.revocations[key]
     emit({"account": account_name, "public_key": key, "user": user, "at": stamp}, as_json,
          lambda _: f"revoked {user or key} in account {account_name} (users issued up to {when(stamp)})")
 
@@ -92,17 +81,14 @@ def add_user(account: str | None, operator: str | None, name: str | None, user_p
 def delete_user(account: str | None, operator: str | None, name: str | None, user_public_key: str | None,
                 as_json: bool, home: Path | None) -> None:
     """Lift a user's revocation."""
-    h = open_home(home)
-    with h.writing(waiting) as tx:
-        opdir = h.pick_operator(operator)
-        account_name = pick_account(opdir, account)
-        key, user = _target(opdir, account_name, name, user_public_key)
-        acct = opdir.account(account_name)
-        if key not in acct.claims.nats.revocations:
+    with changing_account(home, operator, account, validate=False) as change:
+        account_name = change.name
+        key, user = _target(change.opdir, account_name, name, user_public_key)
+        c = change.claims
+        if key not in c.nats.revocations:
             fail(f"{user or key} is not revoked in account {account_name!r}",
                  f"see `accountd revocations list-users --account {account_name}`", code="not_found")
-        del acct.claims.nats.revocations[key]
-        resign_account(h, tx, opdir, account_name, acct.claims, opdir.operator().claims)
+        del c.nats.revocations[key]
     emit({"account": account_name, "public_key": key, "user": user, "at": None}, as_json,
          lambda _: f"lifted the revocation of {user or key} in account {account_name}")
 
