@@ -13,6 +13,7 @@ nats-server which JWT it holds, compares with accountd and re-sends or deletes w
     updates.py   how a claim update is judged (nats-server's rules plus rollback protection)
     metrics.py   counters and their Prometheus collector
     feed.py      the claim-update subscriptions on an owned or a caller's NATS connection
+    loader.py    fetching, validating and revalidating an account for the Resolver
     resolver.py  the Resolver
     replies.py   collecting replies from many servers; nats-server's reply envelope
     fleet.py     what the servers hold compared with accountd (pure)

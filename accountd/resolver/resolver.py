@@ -12,6 +12,9 @@ After every NATS (re)connect — when updates may have been missed — and every
 (``If-None-Match``: a 304 costs no body). Without a live subscription, ``Cache-Control`` rules:
 ``max-age`` keeps an entry fresh that long, ``no-cache`` revalidates it on every ``get``, and a
 stale copy is served when the account server cannot be reached. Expired accounts are evicted.
+
+Fetching, validating and revalidating are the :class:`~accountd.resolver.loader.Loader`'s; the
+resolver holds the cache, applies updates, runs the background work and calls the callbacks.
 """
 
 from __future__ import annotations
@@ -30,22 +33,14 @@ from prometheus_client import CollectorRegistry
 
 from accountd import tasks
 from accountd.bus.subjects import account_from_subject
-from accountd.claims import (
-    AccountClaims,
-    DecodeError,
-    Issue,
-    Trust,
-    decode_account,
-    is_account_key,
-    is_revoked,
-    validate_account,
-)
+from accountd.claims import AccountClaims, Trust, is_account_key, is_revoked
 from accountd.natsclient import NatsTLS
 from accountd.resolver.cache import AccountCache, Entry
 from accountd.resolver.diff import AccountDiff, diff_accounts
-from accountd.resolver.errors import AccountNotFound, FetchFailed, InvalidAccount
+from accountd.resolver.errors import AccountNotFound, FetchFailed
 from accountd.resolver.feed import UPDATE_SUBJECTS, UpdateFeed
-from accountd.resolver.fetch import Fetched, Fetcher, HttpFetcher, NatsFetcher
+from accountd.resolver.fetch import HttpFetcher, NatsFetcher
+from accountd.resolver.loader import Loader
 from accountd.resolver.metrics import ResolverCollector, ResolverStats
 from accountd.resolver.updates import Verdict, judge_update
 
@@ -112,7 +107,9 @@ class Resolver:
         self.http = HttpFetcher(url, timeout=fetch_timeout, retries=retries, backoff=backoff,
                                 token=token) if url else None  # token: for the listing, an admin route
         self.lookup = NatsFetcher(self.nc, timeout=fetch_timeout, pick=lookup) if nats is not None else None
-        self._fetchers: list[Fetcher] = [f for f in (self.http, self.lookup) if f is not None]
+        self._loader = Loader([f for f in (self.http, self.lookup) if f is not None], self.trust, self.cache,
+                              self.stats, put=self._put, replace=self._install, evict=self._evict, clock=clock,
+                              skew=skew)  # fmt: skip
         self._update_callbacks: list[UpdateCallback] = []
         self._evict_callbacks: list[EvictCallback] = []
         self._inflight: dict[str, asyncio.Task[AccountClaims]] = {}
@@ -178,7 +175,7 @@ class Resolver:
         self._schedule_revalidation("reconnect" if self.connects > 1 else "connect")
 
     def _schedule_revalidation(self, why: str) -> None:
-        if not len(self.cache) or not self._fetchers:
+        if not len(self.cache) or not self._loader.fetchers:
             return
         if self._revalidating is not None and not self._revalidating.done():
             self._revalidating.cancel()
@@ -217,6 +214,12 @@ class Resolver:
             self.cache.pop(entry.account)
             await self._evicted(entry, reason)
 
+    async def _put(self, entry: Entry) -> None:
+        for old in self.cache.put(entry):
+            await self._evicted(old, "lru")
+        if entry.claims.exp:
+            self._wake.set()
+
     # ------------------------------------------------------------------------------ reads
 
     async def get(self, account: str) -> AccountClaims:
@@ -235,7 +238,7 @@ class Resolver:
             else:
                 self.stats.hits += 1
                 try:
-                    return (await self._revalidate(entry)).claims
+                    return (await self._loader.revalidate(entry)).claims
                 except FetchFailed as exc:
                     log.debug("serving a cached %s: %s", account, exc.message)
                     return entry.claims
@@ -244,10 +247,20 @@ class Resolver:
         self.stats.misses += 1
         task = self._inflight.get(account)
         if task is None:
-            task = asyncio.create_task(self._load(account), name=f"resolve-{account[:8]}")
+            task = asyncio.create_task(self._loader.load(account), name=f"resolve-{account[:8]}")
             self._inflight[account] = task
             task.add_done_callback(lambda t: self._loaded(account, t))
         return await asyncio.shield(task)
+
+    def _loaded(self, account: str, task: asyncio.Task[AccountClaims]) -> None:
+        self._inflight.pop(account, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: waiters got it; avoids "never retrieved" noise
+        token = self._stash.pop(account, None)
+        if token is not None:  # an update arrived while the fetch was in flight
+            stashed = asyncio.create_task(self.apply_update(token, account))
+            self._stashed.add(stashed)
+            stashed.add_done_callback(self._stashed.discard)
 
     def peek(self, account: str) -> AccountClaims | None:
         """Cached claims without fetching (and without counting a hit or miss)."""
@@ -268,129 +281,11 @@ class Resolver:
         entry = self.cache.peek(account)
         if entry is None:
             return await self.get(account)
-        return (await self._revalidate(entry)).claims
+        return (await self._loader.revalidate(entry)).claims
 
     async def revalidate(self, concurrency: int = 16) -> Counter[str]:
         """Revalidate every cached account; returns how many were ``unchanged``, ``changed``…"""
-        outcomes: Counter[str] = Counter()
-        limit = asyncio.Semaphore(concurrency)
-
-        async def one(entry: Entry) -> None:
-            async with limit:
-                try:
-                    after = await self._revalidate(entry)
-                    outcomes["changed" if after is not entry and after.jti != entry.jti else "unchanged"] += 1
-                except AccountNotFound:
-                    outcomes["not_found"] += 1
-                except InvalidAccount:
-                    outcomes["invalid"] += 1
-                except FetchFailed:
-                    outcomes["failed"] += 1
-
-        await asyncio.gather(*(one(e) for e in self.cache.entries()))
-        if outcomes:
-            log.info("revalidated %d accounts: %s", sum(outcomes.values()),
-                     ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())))  # fmt: skip
-        return outcomes
-
-    # ------------------------------------------------------------------------------ fetching
-
-    async def _fetch(self, account: str, etag: str = "") -> Fetched | None:
-        """HTTP first; on a transport failure, LOOKUP. Not-found is authoritative."""
-        if not self._fetchers:
-            raise FetchFailed("no account server configured")
-        errors = []
-        for fetcher in self._fetchers:
-            try:
-                fetched = await fetcher.fetch(account, etag)
-            except AccountNotFound:
-                self.stats.fetches[(fetcher.source, "not_found")] += 1
-                raise
-            except FetchFailed as exc:
-                self.stats.fetches[(fetcher.source, "failed")] += 1
-                errors.append(exc.message)
-                continue
-            if fetched is None:
-                self.stats.fetches[(fetcher.source, "not_modified")] += 1
-            return fetched
-        raise FetchFailed("; ".join(errors))
-
-    def _validated(self, account: str, fetched: Fetched) -> AccountClaims:
-        try:
-            claims = decode_account(fetched.jwt)
-        except DecodeError as exc:
-            self.stats.fetches[(fetched.source, "invalid")] += 1
-            raise InvalidAccount(account, (Issue(exc.code, exc.message),)) from None
-        result = validate_account(claims, self.trust, subject=account, now=self.clock(), skew=self.skew)
-        if not result.ok:
-            self.stats.fetches[(fetched.source, "invalid")] += 1
-            raise InvalidAccount(account, result.blocking)
-        self.stats.fetches[(fetched.source, "ok")] += 1
-        return claims
-
-    def _fresh_until(self, fetched: Fetched) -> float | None:
-        return None if fetched.max_age is None else self.clock() + fetched.max_age
-
-    async def _load(self, account: str) -> AccountClaims:
-        fetched = await self._fetch(account)
-        assert fetched is not None  # no ETag was sent
-        claims = self._validated(account, fetched)
-        if not fetched.no_store:
-            held = self.cache.peek(account)
-            if held is None or claims.iat >= held.claims.iat:
-                entry = Entry(claims, fetched.jwt, fetched.etag or f'"{claims.jti}"', fetched.source,
-                              self._fresh_until(fetched))  # fmt: skip
-                await self._put(entry)
-        return claims
-
-    def _loaded(self, account: str, task: asyncio.Task[AccountClaims]) -> None:
-        self._inflight.pop(account, None)
-        if not task.cancelled():
-            task.exception()  # retrieved: waiters got it; avoids "never retrieved" noise
-        token = self._stash.pop(account, None)
-        if token is not None:  # an update arrived while the fetch was in flight
-            stashed = asyncio.create_task(self.apply_update(token, account))
-            self._stashed.add(stashed)
-            stashed.add_done_callback(self._stashed.discard)
-
-    async def _put(self, entry: Entry) -> None:
-        for old in self.cache.put(entry):
-            await self._evicted(old, "lru")
-        if entry.claims.exp:
-            self._wake.set()
-
-    async def _revalidate(self, entry: Entry) -> Entry:
-        """Conditional fetch of a held entry; returns the entry now held."""
-        account = entry.account
-        try:
-            fetched = await self._fetch(account, entry.etag)
-        except AccountNotFound:
-            self.stats.revalidations["not_found"] += 1
-            await self._evict(entry, "deleted")
-            raise
-        except FetchFailed:
-            self.stats.revalidations["failed"] += 1
-            raise
-        if fetched is None:
-            self.stats.revalidations["unchanged"] += 1
-            return entry
-        try:
-            self._validated(account, fetched)
-        except InvalidAccount as exc:
-            self.stats.revalidations["invalid"] += 1
-            await self._evict(entry, "expired" if exc.code == "expired" else "invalid")
-            raise
-        verdict = judge_update(fetched.jwt, account, entry, self.trust, now=self.clock(), skew=self.skew)
-        if verdict.action == "apply" and verdict.claims is not None:
-            self.stats.revalidations["changed"] += 1
-            return await self._install(entry, verdict.claims, fetched.jwt, fetched.etag, fetched.source,
-                                       self._fresh_until(fetched))  # fmt: skip
-        # unchanged (same jti) or older than held: keep what is held, remember the validator
-        self.stats.revalidations["unchanged" if verdict.reason == "unchanged" else verdict.reason] += 1
-        if verdict.reason == "unchanged":
-            entry.etag = fetched.etag or entry.etag
-            entry.fresh_until = self._fresh_until(fetched)
-        return entry
+        return await self._loader.revalidate_all(concurrency)
 
     # ------------------------------------------------------------------------------ updates
 
@@ -411,7 +306,7 @@ class Resolver:
         verdict = judge_update(token, account, held, self.trust, now=self.clock(), skew=self.skew)
         if verdict.action == "apply" and held is not None and verdict.claims is not None:
             self.stats.updates_applied += 1
-            await self._install(held, verdict.claims, token, f'"{verdict.claims.jti}"', "update", None)
+            await self._install(held, Entry(verdict.claims, token, f'"{verdict.claims.jti}"', "update"))
         elif verdict.action == "reject":
             self.stats.updates_rejected[verdict.reason] += 1
             log.info("ignored a claim update for %s: %s (%s)", account, verdict.reason, verdict.detail)
@@ -419,17 +314,14 @@ class Resolver:
             self.stats.updates_skipped[verdict.reason] += 1
         return verdict
 
-    async def _install(
-        self, held: Entry, claims: AccountClaims, token: str, etag: str, source: str, fresh_until: float | None
-    ) -> Entry:
-        entry = Entry(claims, token, etag, source, fresh_until)
+    async def _install(self, held: Entry, entry: Entry) -> None:
+        """Hold ``entry`` in place of ``held`` (same account, newer claims) and tell the callbacks."""
         await self._put(entry)
-        log.debug("account %s updated: iat %d -> %d", claims.sub, held.claims.iat, claims.iat)
+        log.debug("account %s updated: iat %d -> %d", entry.account, held.claims.iat, entry.claims.iat)
         if self._update_callbacks:
-            diff = diff_accounts(held.claims, claims)
+            diff = diff_accounts(held.claims, entry.claims)
             for callback in list(self._update_callbacks):
-                await self._call(callback, held.claims, claims, diff)
-        return entry
+                await self._call(callback, held.claims, entry.claims, diff)
 
     # ------------------------------------------------------------------------------ background
 
