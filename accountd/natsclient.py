@@ -3,7 +3,9 @@
 :class:`NatsTLS` is the one place a ``--nats-tls-ca``/``--nats-tls-cert``/``--nats-tls-key`` triple
 becomes ``nats.connect`` keyword arguments (:meth:`NatsTLS.connect_options`). nats-py upgrades to
 TLS when the server's INFO asks for it, whatever the URL's scheme; a ``tls://`` URL without any of
-the three files verifies the server against the system's CA store. :func:`describe_error` says in
+the three files verifies the server against the system's CA store, and :func:`new_client` (used
+by every connection accountd makes) refuses a server that does not require TLS once TLS is asked
+for, on every reconnect too. :func:`describe_error` says in
 one line why a connect failed (a certificate the CA did not sign, a server that wants a client
 certificate).
 
@@ -30,8 +32,8 @@ from typing import Any
 from nats import errors
 from nats.aio.client import Client
 
-__all__ = ["NatsConnectError", "NatsTLS", "NatsTLSError", "connect", "describe_error", "flushed", "insecure",
-           "is_tls_failure", "wants_tls"]
+__all__ = ["NatsConnectError", "NatsTLS", "NatsTLSError", "TLSDowngrade", "connect", "describe_error", "flushed",
+           "is_tls_failure", "new_client", "wants_tls"]
 
 
 class _QuietTLSClose(logging.Filter):
@@ -127,7 +129,7 @@ def _refused_after_handshake(exc: BaseException, info: dict[str, Any] | None) ->
 
 def is_tls_failure(exc: BaseException, info: dict[str, Any] | None = None) -> bool:
     """A failure that retrying will not cure: a handshake or certificate problem."""
-    return isinstance(exc, ssl.SSLError) or _refused_after_handshake(exc, info)
+    return isinstance(exc, ssl.SSLError | TLSDowngrade) or _refused_after_handshake(exc, info)
 
 
 class NatsConnectError(Exception):
@@ -143,17 +145,33 @@ def wants_tls(servers: list[str], tls: NatsTLS) -> bool:
     return bool(tls) or any(url.strip().lower().startswith("tls://") for url in servers)
 
 
-def insecure(nc: Client, servers: list[str], tls: NatsTLS) -> str | None:
-    """Why ``nc`` is not the TLS connection asked for, or ``None``.
+class TLSDowngrade(errors.Error):
+    """The server's INFO does not ask for TLS although TLS was asked for: refused before CONNECT."""
 
-    nats-py 2.16 upgrades only when the server's INFO says ``tls_required``; for a ``tls://`` URL
-    to a plain server it goes on in plain text (observed). The check runs after CONNECT, so it
-    stops using such a connection rather than preventing it.
-    """
-    info: dict[str, Any] = getattr(nc, "_server_info", None) or {}
-    if wants_tls(servers, tls) and not info.get("tls_required"):
+    def __str__(self) -> str:
         return "TLS was asked for (a tls:// URL or --nats-tls-*) but the server does not require TLS"
-    return None
+
+
+class _TLSOnlyClient(Client):
+    """nats-py upgrades to TLS only when the server's INFO says ``tls_required``: for a ``tls://``
+    URL to a plain server it goes on in plain text (observed with 2.16), on the first connect and on
+    any reconnect. This client refuses such a server as it reads the INFO of each (re)connect,
+    before the upgrade would happen and before CONNECT carries the credentials; nats-py treats the
+    refusal as a failed attempt and goes on to the next try, as for any server that cannot be
+    reached. (It hooks ``Client._process_info``; tests/test_natsclient_tls.py shows both cases
+    against real servers, so a nats-py that changes the hook fails there.)
+    """
+
+    async def _process_info(self, info: dict[str, Any], initial_connection: bool = False) -> None:
+        if initial_connection and not info.get("tls_required"):
+            raise TLSDowngrade()
+        await super()._process_info(info, initial_connection)
+
+
+def new_client(servers: list[str], tls: NatsTLS) -> Client:
+    """A nats-py client for ``servers``; when TLS is asked for (:func:`wants_tls`), one that never
+    goes on in plain text, whichever server it reaches or reconnects to."""
+    return _TLSOnlyClient() if wants_tls(servers, tls) else Client()
 
 
 async def connect(servers: list[str], *, tls: NatsTLS, timeout: float | None = None, **options: Any) -> Client:
@@ -162,7 +180,7 @@ async def connect(servers: list[str], *, tls: NatsTLS, timeout: float | None = N
     Meant for connections that give up (``allow_reconnect=False``): the cause is the last error
     nats-py reported, not its "no servers available". ``timeout`` bounds the whole attempt.
     """
-    nc = Client()
+    nc = new_client(servers, tls)
     seen: list[BaseException] = []
     caller_cb = options.pop("error_cb", None)
 
@@ -187,10 +205,6 @@ async def connect(servers: list[str], *, tls: NatsTLS, timeout: float | None = N
             async with asyncio.timeout(0.5):
                 await nc.close()
         raise NatsConnectError(text, tls=is_tls_failure(cause, info)) from None
-    problem = insecure(nc, servers, tls)
-    if problem:
-        await nc.close()
-        raise NatsConnectError(problem, tls=True)
     return nc
 
 

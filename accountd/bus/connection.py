@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client
 
-from accountd.natsclient import NatsTLS, describe_error, insecure
+from accountd.natsclient import NatsTLS, TLSDowngrade, describe_error, new_client
 
 __all__ = ["Bus"]
 
@@ -70,7 +70,7 @@ class Bus:
         while True:
             # nats-py retries a failed first connect itself (forever, reconnects being unlimited):
             # each failure reaches _error, which needs the attempt's INFO to say why.
-            nc = self._attempt = Client()
+            nc = self._attempt = new_client(self.servers, self.tls)
             try:
                 await nc.connect(
                     servers=self.servers,
@@ -86,10 +86,6 @@ class Bus:
                     error_cb=self._error,
                     **self._options,
                 )
-                problem = insecure(nc, self.servers, self.tls)
-                if problem:
-                    await nc.close()
-                    raise ConnectionError(problem)
             except Exception as exc:  # nats-py raises several unrelated types here
                 log.warning("NATS connect to %s failed: %s; retrying in %.1fs", ",".join(self.servers),
                             describe_error(exc, info=nc._server_info, tls=self.tls), delay)
@@ -116,13 +112,15 @@ class Bus:
         log.warning("disconnected from NATS; reconnecting")
 
     async def _reconnected(self) -> None:
+        self._last_warning = ""
         log.info("reconnected to NATS")
         await self._run_callbacks(first=False)
 
     async def _error(self, exc: Exception) -> None:
         nc = self.nc or self._attempt
         text = describe_error(exc, info=nc._server_info if nc is not None else None, tls=self.tls)
-        if self.nc is None and text != self._last_warning:  # still connecting: say why, once per reason
+        # Still connecting, or a reconnect refused for talking plain text: say why, once per reason.
+        if (self.nc is None or isinstance(exc, TLSDowngrade)) and text != self._last_warning:
             self._last_warning = text
             log.warning("NATS connect to %s failed: %s; retrying", ",".join(self.servers), text)
         else:

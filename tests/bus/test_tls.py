@@ -5,18 +5,23 @@ accountd logs why and keeps trying, and HTTP keeps working."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import nats
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from accountd.bus.connection import Bus
 from accountd.natsclient import connect, flushed
 from accountd.natsserver import NatsServer
+from harness import NatsFactory, operator_mode_config
 from serving import StartServer
 from tlsfiles import TLSFiles, tls_url
+from world import World
 
 
 class _Records(logging.Handler):
@@ -85,3 +90,45 @@ async def test_serve_without_a_client_certificate_logs_why_and_keeps_serving_htt
         assert r.status == 200
     a = api.world.account("A")
     assert (await api.post(a.pub, a.jwt)).status == 200  # queued in the outbox until NATS is reachable
+
+
+async def test_a_reconnect_to_a_server_without_tls_is_refused_before_connect(
+    nats_factory: NatsFactory, world: World, world_files: dict[str, Path], tls_server: NatsServer, tls: TLSFiles
+) -> None:
+    """The TLS server is replaced on its port by a plain one: accountd never talks plain text to it
+    (nats-py alone would reconnect without TLS), and takes the TLS server again when it is back."""
+    back = asyncio.Event()
+    bus = Bus([tls_url(tls_server)], str(world_files["sys_creds"]), tls=tls.client())
+
+    async def reconnected(_: Client) -> None:
+        if bus.connects > 1:
+            back.set()
+
+    bus.on_reconnect(reconnected)
+    refused = _Records("does not require TLS")
+    logger = logging.getLogger("accountd.bus")
+    logger.addHandler(refused)
+    bus.start()
+    try:
+        assert await bus.wait_connected(10)
+        port = tls_server.port
+        tls_server.stop()
+        plain = nats_factory(operator_mode_config(world_files["operator"], world.sys.pub, "MEMORY",
+                                                  {world.sys.pub: world.sys.jwt}), name="plain", port=port)
+        await asyncio.wait_for(refused.arrived.wait(), 20)
+        assert not bus.connected
+        assert refused.records[0].levelno == logging.WARNING
+        watcher = await nats.connect(plain.url, user_credentials=str(world_files["sys_creds"]), name="watcher")
+        try:
+            reply = await watcher.request("$SYS.REQ.SERVER.PING.CONNZ", b"{}", timeout=5)
+        finally:
+            await watcher.close()
+        names = [c.get("name", "") for c in json.loads(reply.data)["data"]["connections"]]
+        assert "accountd" not in names and "watcher" in names
+        plain.stop()
+        tls_server.start()
+        await asyncio.wait_for(back.wait(), 20)
+        assert bus.connected and bus.nc is not None and bus.nc._server_info["tls_required"]
+    finally:
+        logger.removeHandler(refused)
+        await bus.close()
