@@ -23,7 +23,7 @@ from accountd.config import ConfigError, Settings
 from accountd.errors import ServiceError
 from accountd.monitor import Monitor, add_account_pages, attach
 from accountd.monitor.alerts import Alerts, AlertSettings, add_alert_routes
-from accountd.monitor.webhook import Webhook
+from accountd.monitor.webhook import Webhook, WebhookCollector
 from accountd.natsclient import NatsTLS, NatsTLSError
 from accountd.ratelimit import RateLimiter
 from accountd.resolver.fleet import Held
@@ -258,6 +258,8 @@ class Server:
         """The alert rules over the monitor (GET /-/monitor/alerts, accountd_alert), and --alert-webhook."""
         s = self.settings
         hook = Webhook(s.alert_webhook) if s.alert_webhook else None
+        if hook is not None:
+            monitor.registry.register(WebhookCollector(hook))
         settings = AlertSettings(auth_errors_per_minute=s.alert_auth_errors_per_minute, limit_ratio=s.alert_limit_ratio)
         alerts = self.alerts = Alerts(monitor, settings, on_change=hook.notify if hook is not None else None,
                                       current=self._held)

@@ -4,7 +4,8 @@
 counted), so a slow or dead receiver never holds up the monitor. One task delivers the queue in
 order; a failed POST (a connection error, a timeout or a status other than 2xx) is retried with
 exponential backoff — ``backoff``, twice that, … at most ``max_backoff`` seconds apart — and given
-up after ``attempts`` tries. The body::
+up after ``attempts`` tries; what happened is counted in ``accountd_alert_webhook_messages_total``
+``{outcome="sent"|"retried"|"given_up"|"dropped"}``, beside ``accountd_alert_webhook_queue``. The body::
 
     {"status": "firing" | "resolved", "time": "…Z",
      "alert": {"rule": …, "subject": …, "since": "…Z", "message": …, "value": …}}
@@ -15,15 +16,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from accountd import tasks
 from accountd.monitor.alerts import Alert
 
-__all__ = ["Webhook"]
+__all__ = ["Webhook", "WebhookCollector"]
 
 log = logging.getLogger("accountd.monitor.webhook")
 
@@ -91,3 +94,26 @@ class Webhook:
         self.counters["given_up"] += 1
         log.warning("alert webhook %s: gave up on a %s message after %d tries (%s)", self.url, doc.get("status"),
                     self.attempts, problem)  # fmt: skip
+
+
+_OUTCOMES = {"sent": "sent", "retries": "retried", "given_up": "given_up", "dropped": "dropped"}
+"""The metric's outcome label of each of :attr:`Webhook.counters`."""
+
+
+class WebhookCollector:
+    """The webhook's counters and queue depth for ``/metrics``."""
+
+    def __init__(self, hook: Webhook) -> None:
+        self.hook = hook
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        messages = CounterMetricFamily("accountd_alert_webhook_messages", "Alert webhook messages by outcome "
+                                       "(retried counts failed tries that were tried again).", labels=["outcome"])
+        for counter, outcome in _OUTCOMES.items():
+            messages.add_metric([outcome], self.hook.counters[counter])
+        yield messages
+        yield GaugeMetricFamily("accountd_alert_webhook_queue", "Alert webhook messages waiting to be sent.",
+                                value=self.hook.depth)

@@ -1,9 +1,10 @@
 """``accountd serve --nats … --alert-webhook URL``: an account pushed with ``conn=3`` holding 3
 connections raises the limit alert at the receiver (a real aiohttp server), which hears it clear when
-they close; ``GET /-/monitor/alerts`` lists it meanwhile."""
+they close; ``GET /-/monitor/alerts`` lists it meanwhile, and ``/metrics`` counts the deliveries."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from harness import NatsFactory, operator_mode_config
@@ -38,3 +39,9 @@ async def test_serve_posts_the_limit_alert_of_a_pushed_account_and_its_clear(
         for nc in clients:
             await nc.close()
     await receiver.wait_for("limit", capped.pub, ["firing", "resolved"])
+    async with api.http.get(f"{api.url}/metrics") as resp:
+        metrics = await resp.text()
+    sent = re.search(r'^accountd_alert_webhook_messages_total\{outcome="sent"\} (\d+)', metrics, re.M)
+    # In order: the clear is POSTed only after the firing message's POST was answered and counted.
+    assert sent is not None and int(float(sent.group(1))) >= 1
+    assert re.search(r"^accountd_alert_webhook_queue \d", metrics, re.M)
