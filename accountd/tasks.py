@@ -30,8 +30,8 @@ async def stop(task: asyncio.Future[Any] | None) -> None:
         task.result()
 
 
-async def wait_event(event: asyncio.Event, timeout: float) -> bool:
-    """Wait for ``event`` at most ``timeout`` seconds; True if it was set."""
+async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
+    """Wait for ``event`` at most ``timeout`` seconds (``None``: for good); True if it was set."""
     try:
         async with asyncio.timeout(timeout):
             await event.wait()

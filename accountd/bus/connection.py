@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client
 
+from accountd import tasks
 from accountd.natsclient import NatsTLS, TLSDowngrade, describe_error, new_client
 
 __all__ = ["Bus"]
@@ -55,12 +56,7 @@ class Bus:
         return self.nc is not None and self.nc.is_connected
 
     async def wait_connected(self, timeout: float | None = None) -> bool:
-        try:
-            async with asyncio.timeout(timeout):
-                await self._ready.wait()
-        except TimeoutError:
-            return False
-        return self.connected
+        return await tasks.wait_event(self._ready, timeout) and self.connected
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._connect_loop(), name="nats-connect")

@@ -56,12 +56,7 @@ class Notifier:
 
     async def _run(self) -> None:
         while True:
-            try:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow stop()'s cancel.
-                async with asyncio.timeout(self.retry_interval):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+            await tasks.wait_event(self._wake, self.retry_interval)
             self._wake.clear()
             try:
                 await self.drain()

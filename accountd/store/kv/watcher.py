@@ -145,10 +145,7 @@ class Watcher:
     async def _keep(self) -> None:
         """Recreate the consumer when it skipped, stalled (its server died) or the connection came back."""
         while self._running:  # (not only the cancel: one swallowed by a library's wait_for must not hang stop())
-            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancel that stops this loop.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(HEARTBEAT):
-                    await self._reset.wait()
+            await tasks.wait_event(self._reset, HEARTBEAT)
             stalled = time.monotonic() - self._seen > 3 * HEARTBEAT
             if not (self._reset.is_set() or stalled) or not self.bucket.connected:
                 continue
