@@ -26,6 +26,19 @@ def key(n: int) -> AccountKey:
     return AccountKey("A" + base64.b32encode(hashlib.sha512(str(n).encode()).digest()).decode()[:55])
 
 
+def count_reads(store: SQLiteStore) -> list[int | None]:
+    """Make ``store.pending`` note the ``limit`` of every read of the outbox, in the list returned."""
+    reads: list[int | None] = []
+    pending = store.pending
+
+    async def observed(*, limit: int | None = None) -> Any:
+        reads.append(limit)
+        return await pending(limit=limit)
+
+    store.pending = observed  # type: ignore[method-assign]
+    return reads
+
+
 async def test_a_backlog_left_while_nats_was_down_is_published_in_pages(
     tmp_path: Path, nats_factory: NatsFactory, start_server: StartServer, world: World
 ) -> None:
@@ -51,14 +64,8 @@ async def test_a_backlog_left_while_nats_was_down_is_published_in_pages(
     await flushed(nc)
 
     store = SQLiteStore(db)
-    limits: list[int | None] = []
     pending = store.pending
-
-    async def observed(*, limit: int | None = None) -> Any:
-        limits.append(limit)
-        return await pending(limit=limit)
-
-    store.pending = observed  # type: ignore[method-assign]
+    limits = count_reads(store)
     await start_server(store=store, nats=[server.url], creds=str(files["sys_creds"]))
     try:
         async with asyncio.timeout(30):
@@ -80,14 +87,7 @@ async def test_without_nats_the_backlog_is_counted_and_never_read(tmp_path: Path
     await store.open()
     try:
         await asyncio.gather(*(store.put(key(n), JWT(f"e30.{n}.c2ln")) for n in range(25)))
-        reads: list[int | None] = []
-        pending = store.pending
-
-        async def observed(*, limit: int | None = None) -> Any:
-            reads.append(limit)
-            return await pending(limit=limit)
-
-        store.pending = observed  # type: ignore[method-assign]
+        reads = count_reads(store)
         notifier = Notifier(store, None)
         assert await notifier.drain() == 0
         assert notifier.depth == 25 and reads == []
