@@ -38,6 +38,7 @@ from accountd.claims.keys import (
     is_server_key,
     is_user_key,
     load_seed,
+    looks_like_account_key,
     public_role,
 )
 from accountd.claims.models import (
@@ -142,6 +143,7 @@ __all__ = [
     "is_server_key",
     "is_user_key",
     "load_seed",
+    "looks_like_account_key",
     "new_account",
     "new_operator",
     "new_user",

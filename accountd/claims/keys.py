@@ -44,6 +44,7 @@ __all__ = [
     "is_server_key",
     "is_user_key",
     "load_seed",
+    "looks_like_account_key",
     "public_role",
     "verifier",
 ]
@@ -199,6 +200,15 @@ def is_operator_key(key: object) -> bool:
 
 def is_account_key(key: object) -> bool:
     return _is(key, Role.ACCOUNT)
+
+
+_ACCOUNT_FORM = re.compile(r"A[A-Z2-7]{55}")
+
+
+def looks_like_account_key(key: object) -> bool:
+    """``A`` and 55 base32 characters: the form of an account key, checksum unchecked (a regex, no
+    decoding). Enough to look a key up among keys that were checked when they were stored."""
+    return isinstance(key, str) and _ACCOUNT_FORM.fullmatch(key) is not None
 
 
 def is_user_key(key: object) -> bool:

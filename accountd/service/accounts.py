@@ -29,7 +29,7 @@ from accountd.claims import (
     is_account_key,
     validate_account,
 )
-from accountd.claims.keys import Role, public_role
+from accountd.claims.keys import Role, looks_like_account_key, public_role
 from accountd.errors import AccountNotFound, BadRequest, Forbidden, StaleJWT, Unavailable
 from accountd.service.audit import Attempt, AuditLog
 from accountd.service.cache import DEFAULT_CACHE_SIZE, AccountCache, CachedAccount, entry_of, meta_of
@@ -105,11 +105,21 @@ class AccountService:
         return await self.load(account)
 
     async def load(self, account: str) -> CachedAccount:
-        """Read ``account`` from the store into the cache (after :meth:`cached` missed)."""
-        if not is_account_key(account):
+        """Read ``account`` from the store into the cache (after :meth:`cached` missed).
+
+        Every key in the store was checked when it was stored, so a key of the right form is looked
+        up at once; its checksum is checked (a base32 decode, as long as the lookup) only when the
+        store does not hold it, to answer 400 rather than 404 for a key that cannot be one.
+        """
+        if not looks_like_account_key(account):
             raise BadRequest("invalid account public key", "invalid_key")
         epoch = self._epoch
-        entry = await self._read(account)
+        try:
+            entry = await self._read(account)
+        except AccountNotFound:
+            if not is_account_key(account):
+                raise BadRequest("invalid account public key", "invalid_key") from None
+            raise
         if epoch == self._epoch:
             self.cache.put(entry)
         return entry

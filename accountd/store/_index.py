@@ -8,24 +8,22 @@ directory store keeps its durable state in one and stages uncommitted changes be
 from __future__ import annotations
 
 import builtins
-import re
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from accountd.claims.keys import looks_like_account_key
 from accountd.store.base import Conflict, NotFound, Record
 from accountd.types import JWT, AccountKey
 
 __all__ = ["EMPTY_META", "Index", "IndexedReads", "check_account", "check_expect", "clean_jwt", "clean_meta"]
-
-_ACCOUNT = re.compile(r"A[A-Z2-7]{55}")
 
 EMPTY_META: Mapping[str, int | str] = MappingProxyType({})
 
 
 def check_account(account: str) -> AccountKey:
     """``account`` if it looks like an account public key, else ``ValueError`` (never a path)."""
-    if not isinstance(account, str) or not _ACCOUNT.fullmatch(account):
+    if not looks_like_account_key(account):
         raise ValueError(f"not an account public key: {account!r}")
     return AccountKey(account)
 

@@ -138,7 +138,7 @@ class AccountsAPI:
         if request.query_string:
             return await self._get_with_flags(request, pub, entry)
         if entry is None:
-            entry = await self.service.load(self._key(request))
+            entry = await self.service.load(pub)  # checks the key (400) as it needs
         inm = request.headers.get("If-None-Match")
         if inm is not None and etag_matches(inm, entry.etag):
             return web.Response(status=304, headers={"ETag": entry.etag})
@@ -150,7 +150,7 @@ class AccountsAPI:
             # The original answered 501, a 5xx for what is the client's mistake.
             raise BadRequest("lookup by jti is not supported: GET the account by its public key", "jti_unsupported")
         if entry is None:
-            entry = await self.service.load(self._key(request))
+            entry = await self.service.load(pub)
         headers = {"ETag": entry.etag}
         if is_true(query.get("text")):
             return web.Response(text=entry.jwt, content_type="text/plain", headers=headers)

@@ -14,7 +14,7 @@ PUBLIC_API = {
     "ClaimsError", "DecodeError", "Issue",
     # keys
     "InvalidKey", "KeyPair", "PublicKeyOnly", "Role", "Secret", "create", "decode_public", "is_account_key",
-    "is_operator_key", "is_server_key", "is_user_key", "load_seed", "public_role",
+    "is_operator_key", "is_server_key", "is_user_key", "load_seed", "looks_like_account_key", "public_role",
     # models
     "Account", "AccountClaims", "AccountLimits", "Activation", "ActivationClaims", "Authorization", "Claims",
     "Export", "GenericClaims", "Import", "JetStreamLimits", "Operator", "OperatorClaims", "Permission",
