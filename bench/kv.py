@@ -34,13 +34,14 @@ from accountd.claims import create, encode, format_creds, new_account, new_user
 from accountd.claims.keys import Role
 from accountd.natsserver import NatsServer, free_port
 from bench import kv_failover, kv_startup
-from bench.serve import Setup, _lua_get, _lua_post, _python_load, _update_latency, _wrk
+from bench._world import BenchWorld
+from bench.serve import _lua_get, _lua_post, _python_load, _update_latency, _wrk
 
 
 class Cluster:
     """Three JetStream nodes; ``kv.creds`` is a user of a JetStream-enabled account."""
 
-    def __init__(self, root: Path, setup: Setup) -> None:
+    def __init__(self, root: Path, setup: BenchWorld) -> None:
         kv_key, user = create(Role.ACCOUNT), create(Role.USER)
         claims = new_account(kv_key.public_key, "KV")
         for limit in ("mem_storage", "disk_storage", "streams", "consumer"):
@@ -101,7 +102,7 @@ async def _start_instances(
     return running
 
 
-async def _load_accounts(urls: list[str], setup: Setup) -> None:
+async def _load_accounts(urls: list[str], setup: BenchWorld) -> None:
     """POST every account on the first instance; wait until every instance serves all of them."""
     async with aiohttp.ClientSession() as http:
         for key, _, jwt in setup.accounts:
@@ -152,7 +153,7 @@ async def main() -> None:
     only = set(args.only.split(","))
 
     root = Path(tempfile.mkdtemp(prefix="accountd-bench-kv-"))
-    setup = Setup(root, args.accounts)
+    setup = BenchWorld(root, args.accounts)
     cluster = Cluster(root, setup)
     cluster.start()
     rows = []

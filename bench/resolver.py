@@ -35,48 +35,11 @@ import nats
 
 from accountd.claims import (
     AccountClaims,
-    KeyPair,
-    Role,
-    create,
     encode,
-    format_creds,
-    new_account,
-    new_operator,
-    new_user,
 )
 from accountd.natsserver import NatsServer, free_port
 from accountd.resolver import AccountDiff, Resolver
-
-
-class World:
-    def __init__(self, root: Path, n: int) -> None:
-        self.operator = create(Role.OPERATOR)
-        self.sys = create(Role.ACCOUNT)
-        op = new_operator(self.operator.public_key, "BENCH")
-        op.nats.system_account = self.sys.public_key
-        self.operator_jwt = encode(op, self.operator)
-        (root / "operator.jwt").write_text(self.operator_jwt)
-        self.sys_jwt = encode(new_account(self.sys.public_key, "SYS"), self.operator)
-        user = create(Role.USER)
-        self.creds = root / "sys.creds"
-        self.creds.write_text(format_creds(encode(new_user(user.public_key, "sys"), self.sys), user.seed))
-        self.base = int(time.time()) - 100_000
-        self.accounts: list[tuple[KeyPair, AccountClaims, str]] = []
-        for i in range(n):
-            key = create(Role.ACCOUNT)
-            claims = new_account(key.public_key, f"A{i}")
-            claims.nats.limits.conn = 100
-            self.accounts.append((key, claims, encode(claims, self.operator, now=self.base)))
-
-    def versions(self, count: int, first_iat: int) -> list[tuple[str, str]]:
-        """``count`` changed JWTs spread over the accounts, each newer than the one before it."""
-        out = []
-        for v in range(count):
-            key, claims, _ = self.accounts[v % len(self.accounts)]
-            copy = AccountClaims.from_go(claims.to_go())
-            copy.nats.limits.subs = 1000 + v
-            out.append((key.public_key, encode(copy, self.operator, now=first_iat + v)))
-        return out
+from bench._world import BenchWorld
 
 
 def pin_one_cpu() -> str:
@@ -107,7 +70,7 @@ async def run(args: argparse.Namespace) -> list[tuple[str, str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         args.workdir = tmp
-        world = World(root, args.accounts)
+        world = BenchWorld(root, args.accounts, conn=100, iat=int(time.time()) - 100_000)
         config = (f'operator: "{root / "operator.jwt"}"\nsystem_account: {world.sys.public_key}\n'
                   f"resolver: MEMORY\nresolver_preload: {{ {world.sys.public_key}: {world.sys_jwt} }}\n")
         server = NatsServer(workdir=root / "nats", config=config).start()
@@ -138,10 +101,11 @@ async def run(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 
 
 async def measure(
-    args: argparse.Namespace, world: World, url: str, nats_url: str, http: aiohttp.ClientSession
+    args: argparse.Namespace, world: BenchWorld, url: str, nats_url: str, http: aiohttp.ClientSession
 ) -> list[tuple[str, str, str]]:
     rows = []
     pubs = [k.public_key for k, _, _ in world.accounts]
+    assert world.base is not None
     next_iat = world.base + 1
 
     def versions() -> list[tuple[str, str]]:

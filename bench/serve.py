@@ -26,46 +26,8 @@ from pathlib import Path
 import aiohttp
 import nats
 
-from accountd.claims import (
-    AccountClaims,
-    KeyPair,
-    Role,
-    create,
-    encode,
-    format_creds,
-    new_account,
-    new_operator,
-    new_user,
-)
 from accountd.natsserver import NatsServer, free_port
-
-
-class Setup:
-    def __init__(self, root: Path, n: int) -> None:
-        self.operator = create(Role.OPERATOR)
-        self.sys = create(Role.ACCOUNT)
-        op = new_operator(self.operator.public_key, "BENCH")
-        op.nats.system_account = self.sys.public_key
-        (root / "operator.jwt").write_text(encode(op, self.operator))
-        self.sys_jwt = encode(new_account(self.sys.public_key, "SYS"), self.operator)
-        user = create(Role.USER)
-        (root / "sys.creds").write_text(format_creds(encode(new_user(user.public_key, "sys"), self.sys), user.seed))
-        self.accounts: list[tuple[KeyPair, AccountClaims, str]] = []
-        for i in range(n):
-            key = create(Role.ACCOUNT)
-            claims = new_account(key.public_key, f"A{i}")
-            self.accounts.append((key, claims, encode(claims, self.operator)))
-
-    def versions(self, count: int) -> list[tuple[str, str]]:
-        """``count`` distinct changed JWTs, all with one newer iat (equal iat is accepted)."""
-        iat = int(time.time()) + 1
-        out = []
-        for v in range(count):
-            key, claims, _ = self.accounts[v % len(self.accounts)]
-            copy = AccountClaims.from_go(claims.to_go())
-            copy.nats.limits.subs = 1000 + v
-            out.append((key.public_key, encode(copy, self.operator, now=iat)))
-        return out
+from bench._world import BenchWorld
 
 
 def _wrk(url: str, script: str, duration: int, connections: int, workdir: Path) -> dict[str, float]:
@@ -137,7 +99,7 @@ async def _python_load(url: str, requests: list[tuple[str, str, str | None]], du
             "p99": latencies[int(len(latencies) * 0.99)], "errors": float(errors)}
 
 
-async def _update_latency(url: str, nats_url: str, creds: Path, setup: Setup, samples: int) -> dict[str, float]:
+async def _update_latency(url: str, nats_url: str, creds: Path, setup: BenchWorld, samples: int) -> dict[str, float]:
     nc = await nats.connect(nats_url, user_credentials=str(creds))
     arrived: dict[str, float] = {}
     waiters: dict[str, asyncio.Event] = {}
@@ -175,7 +137,7 @@ async def main() -> None:
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="accountd-bench-"))
-    setup = Setup(root, args.accounts)
+    setup = BenchWorld(root, args.accounts)
     ns = NatsServer(workdir=root / "nats", config=(
         f'operator: "{root / "operator.jwt"}"\nsystem_account: {setup.sys.public_key}\n'
         f"resolver: MEMORY\nresolver_preload: {{ {setup.sys.public_key}: {setup.sys_jwt} }}\n"))
