@@ -30,7 +30,9 @@ async def monitor(op_server: NatsServer, basic: VectorSet) -> AsyncIterator[Moni
     nc = await open_client(op_server.url, basic.file("sys.creds"), "monitor")
     mon = Monitor(nc, account_name=names(basic).get, ping_interval=None)
     await mon.start()
-    await mon.wait_until(lambda s: bool(s.servers), timeout=10)
+    # Known from any event first; its STATSZ (connections, …) may come a moment later.
+    await mon.wait_until(lambda s: bool(s.servers) and all(v.get("connections") is not None
+                                                          for v in s.servers_view()), timeout=10)
     yield mon
     await mon.stop()
     await nc.close()
