@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
-from accountd.monitor import Monitor
+from accountd.monitor import Monitor, add_monitor_routes
 from accountd.natsserver import NatsServer
 from harness import VectorSet
 
@@ -36,3 +38,12 @@ async def monitor(op_server: NatsServer, basic: VectorSet) -> AsyncIterator[Moni
     yield mon
     await mon.stop()
     await nc.close()
+
+
+@pytest.fixture
+async def client(monitor: Monitor) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    """An HTTP client of the monitor's routes (``add_monitor_routes``) over ``monitor``."""
+    app = web.Application()
+    add_monitor_routes(app, monitor)
+    async with TestClient(TestServer(app)) as c:
+        yield c

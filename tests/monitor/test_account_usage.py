@@ -3,29 +3,20 @@ logins that claim it, from a real nats-server."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from accountd.claims import Role, create, encode, format_creds, new_user
-from accountd.monitor import Monitor, add_monitor_routes
+from accountd.monitor import Monitor
 from accountd.natsserver import NatsServer
 from harness import VectorSet
 
 from .support import connections, open_client, vector_keys
 
 Client = TestClient[web.Request, web.Application]
-
-
-@pytest.fixture
-async def client(monitor: Monitor) -> AsyncIterator[Client]:
-    app = web.Application()
-    add_monitor_routes(app, monitor)
-    async with TestClient(TestServer(app)) as c:
-        yield c
 
 
 def forged_creds(account: str, path: Path) -> Path:

@@ -3,14 +3,12 @@ from CONNZ, and a server's stats, routes, gateways, leafnodes, JetStream and hea
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from nats.aio.msg import Msg
 
-from accountd.monitor import Monitor, add_monitor_routes
+from accountd.monitor import Monitor
 from accountd.monitor.drill import server_detail
 from accountd.natsclient import flushed
 from accountd.natsserver import NatsServer
@@ -22,26 +20,18 @@ from .test_cluster import cluster  # noqa: F401 - the 2-node cluster fixture
 Client = TestClient[web.Request, web.Application]
 
 
-@pytest.fixture
-async def http(monitor: Monitor) -> AsyncIterator[Client]:
-    app = web.Application()
-    add_monitor_routes(app, monitor)
-    async with TestClient(TestServer(app)) as c:
-        yield c
-
-
 async def test_the_connz_drill_down_lists_a_connected_client_by_its_name(
-    http: Client, op_server: NatsServer, basic: VectorSet
+    client: Client, op_server: NatsServer, basic: VectorSet
 ) -> None:
     _, a_pub = vector_keys(basic)
-    client = await open_client(op_server.url, basic.file("U.creds"), "drill-me")
+    nc = await open_client(op_server.url, basic.file("U.creds"), "drill-me")
     try:
-        await client.publish("x", b"1")
-        resp = await http.get(f"/-/monitor/accounts/{a_pub}/connections")
+        await nc.publish("x", b"1")
+        resp = await client.get(f"/-/monitor/accounts/{a_pub}/connections")
         assert resp.status == 200
         doc = await resp.json()
     finally:
-        await client.close()
+        await nc.close()
     assert (doc["account"], doc["name"], doc["servers"]) == (a_pub, "A", 1)
     (conn,) = [c for c in doc["connections"] if c["name"] == "drill-me"]
     assert conn["server"] == "n1" and conn["address"].startswith("127.0.0.1:")
@@ -49,25 +39,25 @@ async def test_the_connz_drill_down_lists_a_connected_client_by_its_name(
     assert conn["lang"] == "python3" and conn["version"]
     assert conn["uptime"] and conn["pending_bytes"] == 0 and conn["in_msgs"] >= 1
     assert "jwt" not in conn  # the user's JWT is read for its name, never shown
-    assert (await http.get("/-/monitor/accounts/nope/connections")).status == 400
+    assert (await client.get("/-/monitor/accounts/nope/connections")).status == 400
 
 
-async def test_a_server_page_and_its_json(http: Client, monitor: Monitor) -> None:
+async def test_a_server_page_and_its_json(client: Client, monitor: Monitor) -> None:
     (row,) = monitor.state.servers_view()
-    doc = await (await http.get(f"/-/monitor/servers/{row['id']}")).json()
+    doc = await (await client.get(f"/-/monitor/servers/{row['id']}")).json()
     assert doc["id"] == row["id"] and doc["status"] == "up" and doc["row"]["name"] == "n1"
     assert doc["statsz"]["connections"] >= 1
     assert doc["routes"] == [] and doc["leafnodes"] == [] and doc["gateways"] == {"outbound": {}, "inbound": {}}
     assert doc["health"]["status"] == "ok"
     assert doc["jetstream"] is None  # JetStream is off on this server
     assert set(doc["answered"]) >= {"statsz", "routez", "gatewayz", "leafz", "healthz"}
-    page = await http.get(f"/-/servers/{row['id']}/")
+    page = await client.get(f"/-/servers/{row['id']}/")
     assert page.status == 200 and page.content_type == "text/html"
     html = await page.text()
     assert f'data-server="{row["id"]}"' in html and 'href="../../../-/status"' in html
     unknown = "N" + "A" * 55
-    assert (await http.get(f"/-/monitor/servers/{unknown}")).status == 404
-    assert (await http.get(f"/-/servers/{unknown}/")).status == 404
+    assert (await client.get(f"/-/monitor/servers/{unknown}")).status == 404
+    assert (await client.get(f"/-/servers/{unknown}/")).status == 404
     with pytest.raises(ValueError):
         await server_detail(monitor._collect, "N1.>", monitor.state.malformed)
 
@@ -86,7 +76,7 @@ async def test_a_cluster_server_shows_its_route(cluster: list[NatsServer], basic
 
 
 async def test_malformed_replies_to_the_new_requests_are_counted_and_skipped(
-    http: Client, monitor: Monitor, op_server: NatsServer, basic: VectorSet
+    client: Client, monitor: Monitor, op_server: NatsServer, basic: VectorSet
 ) -> None:
     _, a_pub = vector_keys(basic)
     rogue = await open_client(op_server.url, basic.file("sys.creds"), "rogue-responder")
@@ -99,7 +89,7 @@ async def test_malformed_replies_to_the_new_requests_are_counted_and_skipped(
             await rogue.subscribe(subject, cb=garbage)
         await flushed(rogue)
         await monitor.refresh()
-        doc = await (await http.get(f"/-/monitor/accounts/{a_pub}/connections")).json()
+        doc = await (await client.get(f"/-/monitor/accounts/{a_pub}/connections")).json()
     finally:
         await rogue.close()
     assert monitor.state.malformed["jsz"] == 1 and monitor.state.malformed["connz"] == 1

@@ -18,14 +18,6 @@ from .support import connections, open_client, vector_keys
 
 
 @pytest.fixture
-async def client(monitor: Monitor) -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    app = web.Application()
-    add_monitor_routes(app, monitor)
-    async with TestClient(TestServer(app)) as c:
-        yield c
-
-
-@pytest.fixture
 async def activity(
     monitor: Monitor, op_server: NatsServer, basic: VectorSet, signing: VectorSet
 ) -> AsyncIterator[None]:
