@@ -123,8 +123,7 @@ class Bus:
             log.debug("NATS error: %s", text)
 
     async def close(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        await tasks.stop(self._task)  # a connect still retrying must not connect after the close
         if self.nc is not None and not self.nc.is_closed:
             try:
                 await self.nc.drain()
